@@ -1,0 +1,10 @@
+"""Explainable anomaly detectors for scikit-learn.
+
+Every detector scores outlierness ``o(x)`` and explains it feature by feature
+(deep Taylor decomposition / LRP), and :mod:`skexplain_ad.metrics` measures
+whether the explanation points at the real anomaly (the Clever Hans audit).
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -5,6 +5,8 @@ Every detector scores outlierness ``o(x)`` and explains it feature by feature
 whether the explanation points at the real anomaly (the Clever Hans audit).
 """
 
+from .detectors import KDEDetector, OCSVMDetector
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["KDEDetector", "OCSVMDetector", "__version__"]

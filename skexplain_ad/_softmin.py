@@ -1,0 +1,192 @@
+r"""The soft-min model: outlierness and its deep Taylor explanation.
+
+Every distance-based detector of the package is the same three-layer network
+([P] Fig. 1, Eq. (1), App. A.2-A.3; [T] eq. 1.3, Fig. 1.1): templates
+:math:`U` (m x d), log-weights :math:`\ell` with :math:`\log\sum_i e^{\ell_i}=0`,
+stiffness :math:`g`,
+
+.. math::
+
+    h_i(x) &= g\,\|x-u_i\|^2 - \ell_i, \\
+    o(x)   &= -\log \textstyle\sum_i \exp(-h_i(x))            \qquad \text{([T] eq. 1.3)}\\
+    p_i(x) &= \exp(-h_i)/\textstyle\sum_k \exp(-h_k)          \qquad \text{([T] eq. 1.9)}\\
+    R_j(x) &= \textstyle\sum_i p_i\,\frac{\min(o,\,g d_i^2)}{d_i^2}\,(x_j-u_{ij})^2
+              \qquad \text{([T] eq. 1.13-1.14)}
+
+with :math:`d_i^2 = \|x-u_i\|^2` and the term taken as 0 where :math:`d_i=0`.
+
+Properties (tested in ``tests/test_softmin.py``):
+
+- :math:`o(x) \ge 0`, since :math:`g d_i^2 \ge 0` and the weights sum to one.
+- :math:`R_j \ge 0` and :math:`\sum_j R_j = \sum_i p_i \min(o, g d_i^2) \le o`.
+- Conservation, :math:`\sum_j R_j = o`, holds exactly where
+  :math:`o \le g d_i^2` for every template that carries weight: the
+  :math:`\max(0, D_i)` of [T] eq. 1.13 removes relevance only from templates
+  closer than the soft minimum.
+
+This module holds the chunked driver and :class:`BaseSoftminDetector`; the
+per-chunk arithmetic lives in :mod:`skexplain_ad.backends`.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+from . import backends
+from .base import BaseDetector, map_row_chunks
+
+__all__ = ["softmin_outlierness", "softmin_relevance", "BaseSoftminDetector"]
+
+
+def _row_bytes(dtype, n_templates, n_features, relevance):
+    item = np.dtype(dtype).itemsize
+    # the n x m block (plus a float64 copy on the numpy path), query copies
+    per_row = (item + 8) * n_templates + 2 * item * n_features
+    if relevance:
+        per_row += 5 * item * n_features  # [A, B], diff, R
+    return per_row
+
+
+def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs):
+    X = np.asarray(X)
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    m, d = templates.shape
+    kernels = backends.get(backend, device, n_pairs=X.shape[0] * m)
+    center = np.asarray(templates, dtype=np.float64).mean(axis=0)
+    prep = kernels.prepare(templates, log_weights, gamma, center, dtype)
+    out_shapes = [((), dtype)] + ([((d,), dtype)] if relevance else [])
+    return map_row_chunks(
+        lambda Xc: kernels.softmin(Xc, prep, relevance=relevance),
+        X,
+        row_bytes=_row_bytes(dtype, m, d, relevance),
+        out_shapes=out_shapes,
+        n_jobs=n_jobs,
+    )
+
+
+def softmin_outlierness(
+    X, templates, log_weights, gamma, *, backend="auto", device=None, n_jobs=None
+):
+    r"""Outlierness :math:`o(x) = -\log\sum_i \exp(\ell_i - g\|x-u_i\|^2)`.
+
+    [T] eq. 1.3; [P] Eq. (1). Row-chunked so that no temporary exceeds
+    ``sklearn.get_config()["working_memory"]``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Queries, float32 or float64 (the result has the same dtype).
+    templates : ndarray of shape (n_templates, n_features)
+    log_weights : ndarray of shape (n_templates,)
+        Log of the template weights; ``logsumexp(log_weights) == 0``.
+    gamma : float
+        Stiffness ``g > 0``.
+    backend : {"auto", "numpy", "numba", "torch"}, default="auto"
+    device : str or None, default=None
+        Torch device (torch backend only).
+    n_jobs : int or None, default=None
+        Row chunks processed in parallel threads.
+
+    Returns
+    -------
+    o : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._softmin import softmin_outlierness
+    >>> U = np.array([[0.0, 0.0], [2.0, 0.0]])
+    >>> lw = np.log([0.5, 0.5])
+    >>> softmin_outlierness(np.array([[1.0, 0.0]]), U, lw, gamma=1.0)
+    array([1.])
+    """
+    return _run(
+        X, templates, log_weights, gamma, relevance=False,
+        backend=backend, device=device, n_jobs=n_jobs,
+    )
+
+
+def softmin_relevance(
+    X, templates, log_weights, gamma, *, backend="auto", device=None, n_jobs=None
+):
+    r"""Outlierness and its relevance on each feature ([T] eq. 1.13-1.14).
+
+    .. math::
+
+        R_j(x) = \sum_i p_i(x)\,\frac{\min(o(x),\, g d_i^2)}{d_i^2}\,(x_j - u_{ij})^2
+
+    Parameters
+    ----------
+    X, templates, log_weights, gamma, backend, device, n_jobs
+        As in :func:`softmin_outlierness`.
+
+    Returns
+    -------
+    o : ndarray of shape (n_samples,)
+    R : ndarray of shape (n_samples, n_features)
+        Non-negative; rows sum to at most ``o`` (module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._softmin import softmin_relevance
+    >>> U = np.array([[0.0, 0.0]])
+    >>> o, R = softmin_relevance(np.array([[1.0, 2.0]]), U, np.zeros(1), gamma=1.0)
+    >>> o, R
+    (array([5.]), array([[1., 4.]]))
+    """
+    return _run(
+        X, templates, log_weights, gamma, relevance=True,
+        backend=backend, device=device, n_jobs=n_jobs,
+    )
+
+
+def normalize_log_weights(weights=None, log_weights=None):
+    """Log-weights that sum to one in the exponential domain.
+
+    Parameters
+    ----------
+    weights : array-like of shape (m,), optional
+        Non-negative weights (zeros become ``-inf``).
+    log_weights : array-like of shape (m,), optional
+        Unnormalised log-weights.
+
+    Returns
+    -------
+    lw : ndarray of shape (m,), float64, ``logsumexp(lw) == 0``.
+    """
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(np.asarray(weights, dtype=np.float64))
+    lw = np.asarray(log_weights, dtype=np.float64)
+    return lw - logsumexp(lw)
+
+
+class BaseSoftminDetector(BaseDetector):
+    """Base of the detectors that are soft-min models (module docstring).
+
+    A subclass implements ``_fit_softmin(X)`` returning ``(templates,
+    log_weights, gamma)``; scoring and explaining are shared.
+    """
+
+    def _fit(self, X):
+        templates, log_weights, gamma = self._fit_softmin(X)
+        self.templates_ = templates
+        self.log_weights_ = normalize_log_weights(log_weights=log_weights)
+        self.gamma_ = float(gamma)
+
+    def _softmin_kwargs(self):
+        return {
+            "backend": self.backend,
+            "device": getattr(self, "device", None),
+            "n_jobs": self.n_jobs,
+        }
+
+    def _outlier_score(self, X):
+        return softmin_outlierness(
+            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs()
+        )
+
+    def _explain(self, X):
+        return softmin_relevance(
+            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs()
+        )[1]

@@ -1,0 +1,132 @@
+"""Compute kernels behind one interface.
+
+Estimators never branch on the backend: they ask :func:`get` for an object
+with the methods of :class:`~skexplain_ad.backends._numpy.NumpyBackend`
+(``prepare`` once per call, then ``softmin`` once per row chunk) and call it.
+
+Backends are registered by name and imported on first use, so that importing
+:mod:`skexplain_ad` imports neither numba's compiler nor torch.
+"""
+
+import importlib
+
+__all__ = ["get", "register", "available", "BACKEND_NAMES"]
+
+# name -> (module, class); the module is imported only when the backend is used.
+_REGISTRY = {
+    "numpy": ("skexplain_ad.backends._numpy", "NumpyBackend"),
+    "numba": ("skexplain_ad.backends._numba", "NumbaBackend"),
+    "torch": ("skexplain_ad.backends._torch", "TorchBackend"),
+}
+
+#: Names a ``backend`` parameter accepts (besides ``"auto"``).
+BACKEND_NAMES = tuple(_REGISTRY)
+
+# Below this many query x template pairs per call the numpy path wins: the
+# numba pass saves elementwise sweeps, which only pay once the n x m block is
+# larger than the cache (measured by benchmarks/bench_softmin.py).
+_AUTO_NUMBA_MIN_PAIRS = 50_000
+
+
+def register(name, module, cls):
+    """Register a backend class ``cls`` of module ``module`` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        Name the ``backend`` parameter of the estimators will accept.
+    module : str
+        Importable module path, imported on first use.
+    cls : str
+        Name of the backend class in ``module``.
+
+    Examples
+    --------
+    >>> from skexplain_ad import backends
+    >>> backends.register("numpy2", "skexplain_ad.backends._numpy", "NumpyBackend")
+    >>> type(backends.get("numpy2")).__name__
+    'NumpyBackend'
+    >>> del backends._REGISTRY["numpy2"]
+    """
+    _REGISTRY[name] = (module, cls)
+
+
+def available():
+    """Names of the backends whose dependencies are importable.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from skexplain_ad.backends import available
+    >>> "numpy" in available()
+    True
+    """
+    names = []
+    for name in _REGISTRY:
+        try:
+            get(name)
+        except ImportError:
+            continue
+        names.append(name)
+    return names
+
+
+def get(name="auto", device=None, *, n_pairs=None):
+    """Return the kernels of backend ``name``.
+
+    Parameters
+    ----------
+    name : {"auto", "numpy", "numba", "torch"}, default="auto"
+        Backend name. ``"auto"`` picks numba for large problems (at least
+        ``_AUTO_NUMBA_MIN_PAIRS`` query-template pairs), numpy otherwise, and
+        torch when ``device`` names a CUDA device.
+    device : str or None, default=None
+        Device for the torch backend (``"cpu"``, ``"cuda"``, ``"cuda:N"``);
+        ignored by the CPU backends.
+    n_pairs : int or None, default=None
+        Size of the problem (n_queries * n_templates), used by ``"auto"``.
+
+    Returns
+    -------
+    backend : object
+        An instance with ``prepare`` and ``softmin`` methods.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered backend.
+    ImportError
+        If the backend's optional dependency is missing; the message names
+        the extra to install.
+
+    Examples
+    --------
+    >>> from skexplain_ad import backends
+    >>> type(backends.get("numpy")).__name__
+    'NumpyBackend'
+    """
+    if name == "auto":
+        if device is not None and str(device).startswith("cuda"):
+            name = "torch"
+        elif n_pairs is not None and n_pairs < _AUTO_NUMBA_MIN_PAIRS:
+            name = "numpy"
+        else:
+            name = "numba"
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"backend={name!r} is not a known backend; expected 'auto' or one "
+            f"of {sorted(_REGISTRY)}."
+        )
+    module, cls = _REGISTRY[name]
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        extra = {"torch": "torch", "numba": "numba"}.get(name, name)
+        raise ImportError(
+            f"backend={name!r} needs the optional dependency {extra!r}: "
+            f"pip install 'skexplain_ad[{extra}]'. ({exc})"
+        ) from exc
+    return getattr(mod, cls)(device=device)

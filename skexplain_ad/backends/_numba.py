@@ -1,0 +1,65 @@
+"""numba backend: BLAS cross terms, then one fused pass per row.
+
+Same math as :mod:`skexplain_ad.backends._numpy` (see its docstring; [T]
+eq. 1.3, 1.9, 1.13-1.14). numpy's version makes about eight sweeps over the
+n x m block and allocates as many temporaries; here each row of the block is
+read twice and written once while it sits in cache, in place, with one
+``exp`` per element. The GEMMs stay in BLAS: a hand-written distance kernel
+is slower (DESIGN.md §5).
+
+The kernel is a top-level ``@njit(cache=True, nogil=True)`` function: it is
+compiled once and cached on disk, releases the GIL so that row chunks run in
+threads, and is never stored on an estimator.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._numpy import NumpyBackend
+
+
+@njit(cache=True, nogil=True)
+def _softmin_pool(G, xsq, usq, lw, gamma, o, want_q):  # pragma: no cover - jitted
+    n, m = G.shape
+    e = np.empty(m, dtype=np.float64)
+    for r in range(n):
+        # pass 1: squared distances (kept in G) and the minimum of h
+        hmin = np.inf
+        for i in range(m):
+            d2 = xsq[r] + usq[i] - 2.0 * G[r, i]
+            if d2 < 0.0:
+                d2 = 0.0
+            G[r, i] = d2
+            h = gamma * d2 - lw[i]
+            if h < hmin:
+                hmin = h
+        # pass 2: stabilised log-sum-exp, exp(-(h_i - hmin)) kept in e
+        s = 0.0
+        for i in range(m):
+            ei = np.exp(hmin - (gamma * G[r, i] - lw[i]))
+            e[i] = ei
+            s += ei
+        oo = hmin - np.log(s)
+        if oo < 0.0:
+            oo = 0.0
+        o[r] = oo
+        if want_q:
+            # pass 3: q_i = p_i min(o, g d_i^2) / d_i^2, with p_i = e_i / s
+            inv_s = 1.0 / s
+            for i in range(m):
+                d2 = G[r, i]
+                p = e[i] * inv_s
+                gd2 = gamma * d2
+                if gd2 <= oo:
+                    G[r, i] = p * gamma
+                else:
+                    G[r, i] = p * oo / d2
+
+
+class NumbaBackend(NumpyBackend):
+    """Soft-min kernels with a fused numba pass (see module docstring)."""
+
+    name = "numba"
+
+    def _pool(self, G, xsq, usq, lw, gamma, o, want_q):
+        _softmin_pool(G, xsq, usq, lw, gamma, o, want_q)

@@ -1,0 +1,138 @@
+"""Reference backend: BLAS cross terms and numpy elementwise passes.
+
+The soft-min model ([T] eq. 1.3, [P] Eq. (1)) on one chunk of queries::
+
+    d_i^2 = ||x - u_i||^2 = ||x||^2 + ||u_i||^2 - 2 x . u_i     (one GEMM)
+    h_i   = g d_i^2 - lw_i
+    o     = -log sum_i exp(-h_i)                          (soft-min pooling)
+    p_i   = exp(o - h_i)                                  (soft-argmin, [T] eq. 1.9)
+    q_i   = p_i min(o, g d_i^2) / d_i^2                   ([T] eq. 1.13-1.14)
+    R_j   = sum_i q_i (x_j - u_ij)^2
+
+``q_i`` is taken as ``p_i g`` where ``g d_i^2 <= o`` (this includes
+``d_i = 0``, whose term ``(x_j - u_ij)^2`` vanishes), so no division by zero
+occurs. The last line is one GEMM of ``q`` with ``[U, U**2]``, rewritten as
+``Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q)`` with ``a = q @ U``,
+``b = q @ U**2``, ``Q = sum_i q_i``: both terms are non-negative (the second
+is ``Q`` times a weighted variance), which keeps round-off small and the sign
+right.
+
+The numba backend subclasses this one and replaces :meth:`_pool` only.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+
+
+class NumpyBackend:
+    """Soft-min kernels on numpy arrays (BLAS for the products).
+
+    Parameters
+    ----------
+    device : None
+        Accepted for interface compatibility; must be None or "cpu".
+    """
+
+    name = "numpy"
+
+    def __init__(self, device=None):
+        if device not in (None, "cpu"):
+            raise ValueError(
+                f"device={device!r} needs backend='torch'; the {self.name} "
+                "backend runs on the CPU only."
+            )
+
+    def prepare(self, templates, log_weights, gamma, center, dtype):
+        """Cast and precompute the template-side arrays once per call.
+
+        Parameters
+        ----------
+        templates : ndarray of shape (m, d)
+        log_weights : ndarray of shape (m,)
+        gamma : float
+        center : ndarray of shape (d,)
+            Subtracted from templates and queries (distances are translation
+            invariant; centring shrinks the norms and so the cancellation in
+            ``||x||^2 + ||u||^2 - 2 x.u``).
+        dtype : numpy dtype
+            Dtype of the queries and of the results.
+
+        Returns
+        -------
+        prep : dict
+        """
+        U = np.asarray(templates - center, dtype=dtype, order="C")
+        return {
+            "U": U,
+            "usq": np.einsum("ij,ij->i", U, U, dtype=np.float64),
+            "lw": np.asarray(log_weights, dtype=np.float64),
+            "gamma": float(gamma),
+            "center": np.asarray(center, dtype=dtype),
+            "dtype": np.dtype(dtype),
+            "UU2": None,
+        }
+
+    def softmin(self, X, prep, relevance=False):
+        """Outlierness, and optionally relevance, of one chunk of queries.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        prep : dict
+            From :meth:`prepare`.
+        relevance : bool, default=False
+
+        Returns
+        -------
+        o : ndarray of shape (n,)
+        R : ndarray of shape (n, d)
+            Only when ``relevance`` is True.
+        """
+        Xc = np.asarray(X, dtype=prep["dtype"]) - prep["center"]
+        xsq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
+        G = Xc @ prep["U"].T
+        o = np.empty(Xc.shape[0], dtype=np.float64)
+        self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, relevance)
+        if not relevance:
+            return o.astype(prep["dtype"], copy=False)
+        if prep["UU2"] is None:
+            U = prep["U"]
+            prep["UU2"] = np.concatenate([U, U * U], axis=1)
+        R = _relevance_from_q(G, Xc, prep["UU2"])
+        return o.astype(prep["dtype"], copy=False), R
+
+    def _pool(self, G, xsq, usq, lw, gamma, o, want_q):
+        """Soft-min pooling of the cross terms ``G`` (n, m), in place.
+
+        Writes the outlierness into ``o``; if ``want_q``, overwrites ``G`` with
+        the relevance weights ``q`` (module docstring).
+        """
+        D2 = xsq[:, None] + usq[None, :] - 2.0 * G
+        np.maximum(D2, 0.0, out=D2)
+        H = gamma * D2 - lw
+        o[:] = np.maximum(-logsumexp(-H, axis=1), 0.0)
+        if want_q:
+            P = np.exp(o[:, None] - H)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(gamma * D2 <= o[:, None], gamma, o[:, None] / D2)
+            G[...] = P * scale
+
+
+def _relevance_from_q(Q, Xc, UU2):
+    """``R_j = sum_i q_i (x_j - u_ij)^2`` from the weights ``Q`` (n, m).
+
+    One GEMM with ``[U, U**2]``; see the module docstring for the stable
+    rearrangement. Shared by the CPU backends.
+    """
+    d = Xc.shape[1]
+    AB = Q @ UU2
+    A, B = AB[:, :d], AB[:, d:]
+    qsum = Q.sum(axis=1, dtype=np.float64)[:, None].astype(Xc.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(qsum > 0, A / qsum, 0.0).astype(Xc.dtype, copy=False)
+    diff = Xc - mean
+    R = qsum * diff * diff
+    var = B - A * mean
+    np.maximum(var, 0.0, out=var)
+    R += var
+    return R

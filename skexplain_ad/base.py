@@ -1,0 +1,233 @@
+"""The shared estimator base: validation, ``offset_``, ``predict``, chunking.
+
+Every detector of the package derives from :class:`BaseDetector`. A subclass
+implements three private methods on validated arrays,
+
+- ``_fit(X)``: learn the model (``X`` validated, ``n_features_in_`` set);
+- ``_outlier_score(X)``: the outlierness ``o(X) >= 0``;
+- ``_explain(X)``: the relevance of ``o(X)`` on each feature, (n, d);
+
+and the base turns them into scikit-learn's outlier-detector API
+(``score_samples = -o``, higher is more normal; ``decision_function``,
+``predict`` with +1 inlier / -1 outlier; ``offset_`` from ``contamination``
+as :class:`sklearn.ensemble.IsolationForest` does).
+"""
+
+from numbers import Real
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn import get_config
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils import gen_even_slices
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+__all__ = ["BaseDetector"]
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def chunk_n_rows(row_bytes, n_rows, working_memory=None):
+    """Rows per chunk so that one chunk's temporaries fit ``working_memory``.
+
+    Parameters
+    ----------
+    row_bytes : int
+        Bytes of temporaries per query row.
+    n_rows : int
+        Total number of rows (the result never exceeds it).
+    working_memory : float or None
+        MiB; ``sklearn.get_config()["working_memory"]`` when None.
+
+    Returns
+    -------
+    n : int
+        At least 1.
+    """
+    if working_memory is None:
+        working_memory = get_config()["working_memory"]
+    n = int(working_memory * 2**20 // max(int(row_bytes), 1))
+    return max(1, min(n, n_rows))
+
+
+def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
+    """Apply ``func`` to row chunks of ``X`` and gather the results.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(X_chunk)`` returning an array or a tuple of arrays whose first
+        axis is the chunk's rows.
+    X : ndarray of shape (n, d)
+    row_bytes : int
+        Bytes of temporaries per row, to size chunks (:func:`chunk_n_rows`).
+    out_shapes : list of (tuple, dtype)
+        Trailing shape and dtype of each output, e.g. ``[((), float64)]``.
+    n_jobs : int or None
+        Chunks run in joblib threads (the kernels release the GIL).
+
+    Returns
+    -------
+    out : ndarray or tuple of ndarray
+    """
+    n = X.shape[0]
+    outs = [np.empty((n, *shape), dtype=dtype) for shape, dtype in out_shapes]
+    step = chunk_n_rows(row_bytes, n)
+    n_jobs = effective_n_jobs(n_jobs)
+    if n_jobs > 1 and n > step:
+        # at least one chunk per thread, none larger than working_memory
+        n_chunks = max(-(-n // step), n_jobs)
+        slices = list(gen_even_slices(n, n_chunks))
+    else:
+        slices = [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+    def run(sl):
+        res = func(X[sl])
+        res = res if isinstance(res, tuple) else (res,)
+        for out, r in zip(outs, res):
+            out[sl] = r
+
+    if n_jobs > 1 and len(slices) > 1:
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread per joblib thread: no oversubscription
+        with threadpool_limits(limits=1, user_api="blas"):
+            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
+    else:
+        for s in slices:
+            run(s)
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+class BaseDetector(OutlierMixin, BaseEstimator):
+    """Base class of the explainable anomaly detectors.
+
+    Not meant to be used directly: see :class:`skexplain_ad.KDEDetector`.
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5] or "auto"
+        Expected fraction of outliers in the training data; ``offset_`` is
+        the matching percentile of the training scores. ``"auto"`` uses the
+        detector's own threshold where it has one (OC-SVM's ``rho``).
+    """
+
+    _parameter_constraints: dict = {
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+    }
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the detector on (mostly) normal data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; images go in flattened.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        self._fit(X)
+        if self.contamination == "auto":
+            self.offset_ = float(self._auto_offset())
+        else:
+            scores = -self._outlier_score(X)
+            self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
+        return self
+
+    def _auto_offset(self):  # pragma: no cover - overridden where supported
+        raise NotImplementedError
+
+    # ----------------------------------------------------------- validation
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+
+    # ------------------------------------------------------------ predicting
+    def outlier_score(self, X):
+        """Outlierness ``o(x) >= 0`` of each sample (higher = more abnormal).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        o : ndarray of shape (n_samples,)
+            float32 for float32 input, float64 otherwise.
+        """
+        return self._outlier_score(self._validate_X(X))
+
+    def score_samples(self, X):
+        """Opposite of the outlierness (higher = more normal), as sklearn.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            ``-outlier_score(X)``.
+        """
+        return -self.outlier_score(X)
+
+    def decision_function(self, X):
+        """Shifted score: negative for outliers, non-negative for inliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples,)
+            ``score_samples(X) - offset_``.
+        """
+        scores = self.score_samples(X)
+        return scores - scores.dtype.type(self.offset_)
+
+    def predict(self, X):
+        """Predict +1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        decision = self.decision_function(X)
+        labels = np.ones(decision.shape[0], dtype=int)
+        labels[decision < 0] = -1
+        return labels
+
+    def explain(self, X):
+        """Relevance of the outlierness on each input feature.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Images flattened; reshape the result to see a heatmap.
+
+        Returns
+        -------
+        relevance : ndarray of shape (n_samples, n_features)
+            Non-negative; each row sums to at most ``outlier_score(X)``
+            (see the detector's Notes for when it sums exactly).
+        """
+        return self._explain(self._validate_X(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

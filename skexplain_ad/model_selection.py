@@ -1,0 +1,405 @@
+r"""Choosing the stiffness ``gamma`` and validating detectors.
+
+- :func:`knn_mass_gamma`: the thesis' heuristic ([T] eq. 3.1): the kernel
+  mass carried by each point's k nearest neighbours is a fixed fraction of
+  the total off-diagonal mass,
+
+  .. math::
+
+      \frac{\sum_i \sum_{s \le k} k(x_i, x_{is})}{\sum_{i \ne j} k(x_i, x_j)} = 0.9,
+      \qquad k(x, y) = e^{-\gamma \|x - y\|^2},\ k = 0.1\,n.
+
+- :func:`likelihood_gamma`: the paper's choice ([P] Sec. 3): maximise the
+  held-out log-likelihood of the normalised Gaussian KDE on a validation
+  split of the inliers.
+- :func:`scale_gamma`: ``1 / (n_features * X.var())``, as
+  :class:`sklearn.svm.OneClassSVM`.
+- :class:`InlierKFold`: a CV splitter for labelled validation data (+1
+  inlier / -1 outlier) that trains on inliers only and tests on all, so that
+  ``GridSearchCV(..., cv=InlierKFold(), scoring="roc_auc")`` selects on
+  detection ROC.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import logsumexp
+from sklearn.model_selection import StratifiedKFold
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils.validation import check_array
+
+__all__ = [
+    "scale_gamma",
+    "knn_mass_gamma",
+    "likelihood_gamma",
+    "kde_log_likelihood",
+    "resolve_gamma",
+    "InlierKFold",
+    "GAMMA_HEURISTICS",
+]
+
+
+def _sq_distances(A, B, block=2048):
+    """Squared Euclidean distances (float64), computed in row blocks."""
+    A = np.asarray(A, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64)
+    c = B.mean(axis=0)
+    A, B = A - c, B - c
+    bsq = np.einsum("ij,ij->i", B, B)
+    out = np.empty((A.shape[0], B.shape[0]))
+    for s in range(0, A.shape[0], block):
+        a = A[s : s + block]
+        d = np.einsum("ij,ij->i", a, a)[:, None] + bsq[None, :] - 2.0 * (a @ B.T)
+        np.maximum(d, 0.0, out=d)
+        out[s : s + block] = d
+    return out
+
+
+@validate_params({"X": ["array-like"]}, prefer_skip_nested_validation=True)
+def scale_gamma(X):
+    """``1 / (n_features * X.var())``, sklearn's ``gamma="scale"``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+
+    Returns
+    -------
+    gamma : float
+        1.0 where ``X`` is constant (as sklearn's SVMs do).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import scale_gamma
+    >>> scale_gamma(np.array([[0.0, 0.0], [2.0, 2.0]]))
+    0.5
+    """
+    X = check_array(X, dtype=np.float64)
+    var = X.var()
+    return float(1.0 / (X.shape[1] * var)) if var > 0 else 1.0
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "n_neighbors": [Interval(Real, 0, 1, closed="neither"), Interval(Integral, 1, None, closed="left")],
+        "mass": [Interval(Real, 0, 1, closed="neither")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
+    r"""Gamma at which the k nearest neighbours carry ``mass`` of the kernel mass.
+
+    Solves [T] eq. 3.1,
+
+    .. math::
+
+        \frac{\sum_{i=1}^n \sum_{s=1}^k e^{-\gamma \|x_i - x_{is}\|^2}}
+             {\sum_{i \ne j} e^{-\gamma \|x_i - x_j\|^2}} = \text{mass},
+
+    by bisection in :math:`\log\gamma` (the ratio grows from
+    :math:`k/(n-1)` at :math:`\gamma \to 0` towards 1 as
+    :math:`\gamma \to \infty`). Sums are log-sum-exps, so no ``gamma``
+    overflows. Costs one n x n distance matrix (O(n^2) memory).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_neighbors : float in (0, 1) or int >= 1, default=0.1
+        k as a fraction of n (the thesis' 10 %) or as a count.
+    mass : float in (0, 1), default=0.9
+        Target share of the k-NN kernel mass.
+    tol : float, default=1e-6
+        Bisection stops when the bracket on ``log(gamma)`` is below ``tol``.
+
+    Returns
+    -------
+    gamma : float
+
+    Raises
+    ------
+    ValueError
+        If ``mass`` cannot be reached (``mass <= k / (n - 1)``, or all
+        points coincide) or k >= n.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import knn_mass_gamma
+    >>> X = np.random.RandomState(0).rand(50, 2)
+    >>> g = knn_mass_gamma(X)
+    >>> g > 0
+    True
+    """
+    X = check_array(X, dtype=np.float64, ensure_min_samples=3)
+    n = X.shape[0]
+    k = int(round(n_neighbors * n)) if isinstance(n_neighbors, Real) and n_neighbors < 1 else int(n_neighbors)
+    k = max(k, 1)
+    if k >= n - 1:
+        raise ValueError(
+            f"knn_mass_gamma: n_neighbors={n_neighbors!r} gives k={k} neighbours "
+            f"for n_samples={n}; k must be below n_samples - 1."
+        )
+    if mass <= k / (n - 1):
+        raise ValueError(
+            f"knn_mass_gamma: mass={mass!r} is below the share k/(n-1)={k / (n - 1):.3g} "
+            "that the k nearest neighbours carry at any gamma; raise mass or lower n_neighbors."
+        )
+    D = _sq_distances(X, X)
+    np.fill_diagonal(D, np.inf)
+    near = np.partition(D, k - 1, axis=1)[:, :k].ravel()
+    off = D[np.isfinite(D)]
+    if not np.any(off > 0):
+        raise ValueError("knn_mass_gamma: all samples coincide; gamma is undefined.")
+    log_mass = np.log(mass)
+
+    def f(t):
+        g = np.exp(t)
+        return logsumexp(-g * near) - logsumexp(-g * off) - log_mass
+
+    t0 = -np.log(np.median(off[off > 0]))
+    lo = hi = t0
+    step = np.log(10.0)
+    for _ in range(60):
+        if f(lo) < 0:
+            break
+        lo -= step
+    for _ in range(60):
+        if f(hi) > 0:
+            break
+        hi += step
+    if not (f(lo) < 0 < f(hi)):
+        raise ValueError(
+            f"knn_mass_gamma: the k-NN mass ratio never crosses mass={mass!r} "
+            "(many equidistant or duplicate points?); choose gamma explicitly."
+        )
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if f(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(np.exp(0.5 * (lo + hi)))
+
+
+def kde_log_likelihood(D2, gamma, n_features):
+    r"""Mean log-likelihood of the normalised Gaussian KDE.
+
+    .. math::
+
+        \log p(x) = \log \frac{1}{m}\sum_i e^{-\gamma d_i^2(x)}
+                    + \frac{d}{2}\log\frac{\gamma}{\pi}
+
+    (the density of :class:`sklearn.neighbors.KernelDensity` with
+    ``bandwidth = 1 / sqrt(2 gamma)``).
+
+    Parameters
+    ----------
+    D2 : ndarray of shape (n_queries, n_templates)
+        Squared distances to the kernel centres.
+    gamma : float
+    n_features : int
+
+    Returns
+    -------
+    ll : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import kde_log_likelihood
+    >>> round(kde_log_likelihood(np.zeros((1, 1)), 1.0 / 2, 1), 4)  # N(0, 1) at 0
+    -0.9189
+    """
+    ll = logsumexp(-gamma * D2, axis=1) - np.log(D2.shape[1])
+    return float(ll.mean() + 0.5 * n_features * np.log(gamma / np.pi))
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
+    """Gamma maximising the held-out likelihood of the Gaussian KDE.
+
+    The paper's bandwidth choice ([P] Sec. 3): fit the KDE on a random
+    ``1 - validation_fraction`` of the (inlier) rows and maximise
+    :func:`kde_log_likelihood` of the rest over ``log(gamma)`` (a log-spaced
+    grid, then a bounded 1-D refinement around its best point).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Inliers.
+    validation_fraction : float in (0, 1), default=0.2
+    random_state : int, RandomState instance or None, default=None
+        Seeds the split.
+
+    Returns
+    -------
+    gamma : float
+
+    Raises
+    ------
+    ValueError
+        If fewer than 2 rows, or all rows coincide.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import likelihood_gamma
+    >>> X = np.random.RandomState(0).normal(size=(200, 2))
+    >>> g = likelihood_gamma(X, random_state=0)
+    >>> 0.5 < 1 / np.sqrt(2 * g) < 1.0   # a bandwidth near Scott's 0.41 * 2 ... 1
+    True
+    """
+    X = check_array(X, dtype=np.float64, ensure_min_samples=2)
+    n, d = X.shape
+    rng = check_random_state(random_state)
+    perm = rng.permutation(n)
+    n_val = min(max(1, int(round(validation_fraction * n))), n - 1)
+    val, train = X[perm[:n_val]], X[perm[n_val:]]
+    D2 = _sq_distances(val, train)
+    pos = D2[D2 > 0]
+    if pos.size == 0:
+        raise ValueError("likelihood_gamma: all samples coincide; gamma is undefined.")
+    lo, hi = np.log(1e-3 / pos.max()), np.log(1e3 / pos.min())
+
+    def neg_ll(t):
+        return -kde_log_likelihood(D2, np.exp(t), d)
+
+    grid = np.linspace(lo, hi, 41)
+    vals = [neg_ll(t) for t in grid]
+    b = int(np.argmin(vals))
+    res = minimize_scalar(
+        neg_ll,
+        bounds=(grid[max(b - 1, 0)], grid[min(b + 1, len(grid) - 1)]),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
+    t = res.x if res.fun <= vals[b] else grid[b]
+    return float(np.exp(t))
+
+
+GAMMA_HEURISTICS = {
+    "scale": lambda X, random_state=None: scale_gamma(X),
+    "knn_mass": lambda X, random_state=None: knn_mass_gamma(X),
+    "likelihood": lambda X, random_state=None: likelihood_gamma(X, random_state=random_state),
+}
+
+
+def resolve_gamma(gamma, X, random_state=None):
+    """The float value of a ``gamma`` parameter (a float or a heuristic name).
+
+    Parameters
+    ----------
+    gamma : float or {"scale", "knn_mass", "likelihood"}
+    X : ndarray of shape (n_samples, n_features)
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    gamma : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import resolve_gamma
+    >>> resolve_gamma(0.3, np.zeros((2, 2)))
+    0.3
+    """
+    if isinstance(gamma, str):
+        return GAMMA_HEURISTICS[gamma](X, random_state=random_state)
+    return float(gamma)
+
+
+class InlierKFold:
+    """K-fold splitter that trains on inliers only and tests on everything.
+
+    For labelled validation data with sklearn's outlier labels (+1 inlier,
+    -1 outlier): folds are stratified on the label; each training set keeps
+    only the inliers of its folds, each test set is the held-out fold with
+    both classes. With ``scoring="roc_auc"`` on ``decision_function``
+    (higher = more normal, positive class +1), ``GridSearchCV`` then selects
+    by detection ROC ([T] ch. 3; [P] Sec. 3 selects the deep model's
+    whitening the same way).
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+    shuffle : bool, default=False
+    random_state : int, RandomState instance or None, default=None
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.model_selection import InlierKFold
+    >>> y = np.array([1, 1, 1, 1, -1, -1, 1, 1, 1, 1])
+    >>> for train, test in InlierKFold(n_splits=2).split(np.zeros((10, 1)), y):
+    ...     assert (y[train] == 1).all() and (y[test] == -1).any()
+    """
+
+    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
+        if not isinstance(n_splits, Integral) or n_splits < 2:
+            raise ValueError(f"InlierKFold: n_splits must be an int >= 2; got {n_splits!r}.")
+        self.n_splits = n_splits
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __repr__(self):
+        return (
+            f"InlierKFold(n_splits={self.n_splits}, shuffle={self.shuffle}, "
+            f"random_state={self.random_state})"
+        )
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        """Number of splits.
+
+        Parameters
+        ----------
+        X, y, groups : Ignored
+
+        Returns
+        -------
+        n_splits : int
+        """
+        return self.n_splits
+
+    def split(self, X, y, groups=None):
+        """Generate (train, test) indices; train holds inliers only.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            +1 for inliers, -1 for outliers.
+        groups : Ignored
+
+        Yields
+        ------
+        train : ndarray
+            Indices of the inliers of the training folds.
+        test : ndarray
+            Indices of the test fold.
+        """
+        if y is None:
+            raise ValueError("InlierKFold.split needs y: +1 for inliers, -1 for outliers.")
+        y = np.asarray(y)
+        labels = set(np.unique(y).tolist())
+        if not labels <= {1, -1} or 1 not in labels:
+            raise ValueError(
+                f"InlierKFold: y must hold +1 (inlier) and -1 (outlier) labels "
+                f"with at least one inlier; got labels {sorted(labels)}."
+            )
+        skf = StratifiedKFold(self.n_splits, shuffle=self.shuffle, random_state=self.random_state)
+        strat = y if len(labels) > 1 else np.zeros_like(y)
+        for train, test in skf.split(np.zeros(len(y)), strat):
+            yield train[y[train] == 1], test

@@ -332,6 +332,10 @@ class InlierKFold:
     by detection ROC ([T] ch. 3; [P] Sec. 3 selects the deep model's
     whitening the same way).
 
+    ``GridSearchCV``'s ``refit`` trains the best model on every row it was
+    given, outliers included: pass ``refit=False`` and fit
+    ``Detector(**grid.best_params_)`` on the inliers.
+
     Parameters
     ----------
     n_splits : int, default=5

@@ -1,0 +1,227 @@
+"""The estimator contract: sklearn checks, bad input, persistence, composition."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skexplain_ad import KDEDetector, OCSVMDetector
+from skexplain_ad.model_selection import InlierKFold
+
+ESTIMATORS = [KDEDetector(), OCSVMDetector()]
+METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "explain"]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    # No check is skipped or expected to fail. (sklearn itself skips
+    # check_array_api_input unless SCIPY_ARRAY_API is set.)
+    check(estimator)
+
+
+@pytest.fixture
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4))
+    X_out = rng.normal(loc=4.0, size=(10, 4))
+    return X, X_out
+
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"gamma": 0.0}, r"'gamma' parameter of \w+ must be .*Got 0.0"),
+        ({"gamma": -1.0}, r"'gamma' parameter .*Got -1.0"),
+        ({"gamma": "silverman"}, r"'gamma' parameter .*Got 'silverman'"),
+        ({"contamination": 0.0}, r"'contamination' parameter .*Got 0.0"),
+        ({"contamination": 0.6}, r"'contamination' parameter .*Got 0.6"),
+        ({"backend": "cupy"}, r"'backend' parameter .*Got 'cupy'"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(Est, params, match, data):
+    X, _ = data
+    with pytest.raises(ValueError, match=match):
+        Est(**params).fit(X)
+
+
+@pytest.mark.parametrize("nu", [0.0, -0.1, 1.5])
+def test_bad_nu(nu, data):
+    with pytest.raises(ValueError, match=rf"'nu' parameter of OCSVMDetector .*Got {nu}"):
+        OCSVMDetector(nu=nu).fit(data[0])
+
+
+def test_kde_rejects_auto_contamination(data):
+    # KDE has no threshold of its own: "auto" is OC-SVM's rho only.
+    with pytest.raises(ValueError, match=r"'contamination' parameter of KDEDetector .*Got 'auto'"):
+        KDEDetector(contamination="auto").fit(data[0])
+
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+def test_bad_input_fit(Est, data):
+    X, _ = data
+    Xnan = X.copy()
+    Xnan[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        Est().fit(Xnan)
+    Xinf = X.copy()
+    Xinf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        Est().fit(Xinf)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        Est().fit(X[:, 0])
+    with pytest.raises(ValueError, match="0 sample"):
+        Est().fit(X[:0])
+    with pytest.raises(ValueError, match="1 sample\\(s\\) .*minimum of 2"):
+        Est().fit(X[:1])
+    with pytest.raises(TypeError, match="Sparse data was passed"):
+        Est().fit(sparse.csr_matrix(X))
+
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+@pytest.mark.parametrize("method", METHODS)
+def test_bad_input_predict(Est, method, data):
+    X, X_out = data
+    det = Est(gamma=0.3).fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but \\w+ is expecting 4"):
+        getattr(det, method)(X_out[:, :3])
+    Xnan = X_out.copy()
+    Xnan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        getattr(det, method)(Xnan)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        getattr(det, method)(X_out[0])
+    with pytest.raises(ValueError, match="0 sample"):
+        getattr(det, method)(X_out[:0])
+    # a single sample is fine
+    assert getattr(det, method)(X_out[:1]).shape[0] == 1
+
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+def test_constant_columns(Est):
+    rng = np.random.RandomState(1)
+    X = np.zeros((40, 6))
+    X[:, :3] = rng.rand(40, 3)  # three constant (zero) columns, as MNIST borders
+    det = Est(gamma="scale").fit(X)
+    R = det.explain(np.ones((2, 6)))
+    assert np.all(np.isfinite(R)) and np.all(R >= 0)
+
+
+def test_all_constant_heuristics_raise():
+    X = np.ones((20, 3))
+    # "scale" falls back to 1.0 as sklearn's SVMs; the distance heuristics
+    # are undefined and say so.
+    assert KDEDetector(gamma="scale").fit(X).gamma_ == 1.0
+    with pytest.raises(ValueError, match="all samples coincide"):
+        KDEDetector(gamma="knn_mass").fit(X)
+    with pytest.raises(ValueError, match="all samples coincide"):
+        KDEDetector(gamma="likelihood").fit(X)
+
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+def test_persistence_and_clone(Est, data, tmp_path):
+    X, X_out = data
+    det = Est(gamma=0.3).fit(X)
+    ref = {m: getattr(det, m)(X_out) for m in METHODS}
+    det2 = pickle.loads(pickle.dumps(det))
+    path = tmp_path / "det.joblib"
+    joblib.dump(det, path)
+    det3 = joblib.load(path)
+    det4 = clone(det).fit(X)
+    for other in (det2, det3, det4):
+        for m in METHODS:
+            np.testing.assert_array_equal(getattr(other, m)(X_out), ref[m])
+
+
+def test_pipeline_end_to_end(data):
+    X, X_out = data
+    pipe = make_pipeline(StandardScaler(), KDEDetector(gamma=0.2)).fit(X * 10 + 3)
+    labels = pipe.predict(np.vstack([X, X_out]) * 10 + 3)
+    assert (labels[-10:] == -1).all()
+    assert pipe.score_samples(X_out * 10 + 3).shape == (10,)
+    # the explanation of the detector step, on the scaled features
+    Z = pipe[:-1].transform(X_out * 10 + 3)
+    assert pipe[-1].explain(Z).shape == (10, 4)
+
+
+def test_gridsearch_kde_bandwidth_without_labels(data):
+    X, _ = data
+    grid = GridSearchCV(KDEDetector(), {"gamma": [1e-3, 0.1, 0.5, 50.0]}, cv=3).fit(X)
+    # standard normal data: 1 / (2 h^2) with h ~ 0.7-1 wins over the extremes
+    assert grid.best_params_["gamma"] in (0.1, 0.5)
+
+
+def test_gridsearch_ocsvm_roc_auc_with_inlier_split():
+    # Two inlier clusters with the outliers between them: a tiny gamma scores
+    # the distance to the mean ([P] App. B) and ranks the outliers as most
+    # normal; only a local kernel detects them.
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(size=(40, 2)) * 0.5 + [4, 0], rng.normal(size=(40, 2)) * 0.5 - [4, 0]])
+    X_out = rng.normal(size=(12, 2)) * 0.5
+    Xall = np.vstack([X, X_out])
+    y = np.r_[np.ones(len(X)), -np.ones(len(X_out))].astype(int)
+    grid = GridSearchCV(
+        OCSVMDetector(),
+        {"gamma": [1e-4, 1.0], "nu": [0.2, 0.5]},
+        cv=InlierKFold(n_splits=3, shuffle=True, random_state=0),
+        scoring="roc_auc",
+        refit=False,
+    ).fit(Xall, y)
+    assert grid.best_params_["gamma"] == 1.0
+    assert grid.best_score_ == 1.0
+    # refit on the inliers only (GridSearchCV's refit would use every row)
+    best = OCSVMDetector(**grid.best_params_).fit(X)
+    auc = roc_auc_score(y, best.decision_function(Xall))
+    assert auc > 0.9
+
+
+def test_inlier_kfold_trains_on_inliers():
+    y = np.r_[np.ones(30), -np.ones(9)].astype(int)
+    cv = InlierKFold(n_splits=3)
+    seen = []
+    for train, test in cv.split(np.zeros((39, 1)), y):
+        assert (y[train] == 1).all()
+        assert (y[test] == -1).sum() == 3  # stratified
+        assert np.intersect1d(train, test).size == 0
+        seen.append(test)
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(39))
+    assert cv.get_n_splits() == 3
+    with pytest.raises(ValueError, match="must hold \\+1 \\(inlier\\) and -1"):
+        list(cv.split(np.zeros((3, 1)), np.array([0, 1, 2])))
+    with pytest.raises(ValueError, match="n_splits must be an int >= 2"):
+        InlierKFold(n_splits=1)
+
+
+def test_contamination_sets_offset(data):
+    X, _ = data
+    for c in (0.05, 0.2):
+        det = KDEDetector(gamma=0.3, contamination=c).fit(X)
+        assert abs(np.mean(det.predict(X) == -1) - c) <= 1 / len(X)
+
+
+def test_ocsvm_auto_offset_matches_sklearn(data):
+    X, X_out = data
+    det = OCSVMDetector(gamma=0.2, nu=0.3).fit(X)
+    Z = np.vstack([X, X_out])
+    np.testing.assert_array_equal(det.predict(Z), det.ocsvm_.predict(Z))
+
+
+def test_import_does_not_import_torch_or_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skexplain_ad; "
+        "bad = [m for m in ('torch', 'matplotlib', 'numba', 'dask') if m in sys.modules]; "
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -258,7 +258,7 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     >>> from skexplain_ad.model_selection import likelihood_gamma
     >>> X = np.random.RandomState(0).normal(size=(200, 2))
     >>> g = likelihood_gamma(X, random_state=0)
-    >>> 0.2 < 1 / np.sqrt(2 * g) < 0.7   # bandwidth; Scott's rule gives 0.41
+    >>> bool(0.2 < 1 / np.sqrt(2 * g) < 0.7)  # bandwidth; Scott's rule gives 0.41
     True
     """
     X = check_array(X, dtype=np.float64, ensure_min_samples=2)

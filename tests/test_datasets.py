@@ -2,10 +2,25 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 from sklearn.utils import Bunch
 
-from skexplain_ad.datasets import load_digits_small, load_mnist
+from skexplain_ad.datasets import (
+    CORRUPTIONS,
+    corrupt,
+    load_digits_small,
+    load_mnist,
+)
+
+ALL_CORRUPTIONS = [
+    "brightness", "canny_edges", "dotted_line", "fog", "glass_blur",
+    "impulse_noise", "motion_blur", "rotate", "scale", "shear", "shot_noise",
+    "spatter", "stripe", "translate", "zigzag",
+]
+DETERMINISTIC = {"brightness", "canny_edges", "scale", "stripe"}
+RANDOM = [name for name in ALL_CORRUPTIONS if name not in DETERMINISTIC]
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +31,13 @@ def mnist():
 @pytest.fixture(scope="module")
 def digits_small():
     return load_digits_small(random_state=0)
+
+
+@pytest.fixture(scope="module", params=["mnist", "digits"])
+def clean_images(request, mnist, digits_small):
+    """Twelve real digits of one size: 28 x 28 or 8 x 8."""
+    bunch = mnist if request.param == "mnist" else digits_small
+    return bunch.images[:12].copy()
 
 
 # ------------------------------------------------------------------ digits
@@ -59,3 +81,123 @@ def test_loader_returns_writeable_copies():
     a.data[:] = 0.0
     b = load_digits_small(random_state=0)
     assert b.data.max() == 1.0
+
+
+# ------------------------------------------------------------------ corruptions
+
+
+def test_registry_holds_the_15_mnist_c_corruptions():
+    assert list(CORRUPTIONS) == ALL_CORRUPTIONS
+    assert all(callable(f) for f in CORRUPTIONS.values())
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_changes_image_and_ground_truth(name, clean_images):
+    x = clean_images
+    xc, gt = corrupt(x, name, random_state=0)
+    assert xc.shape == x.shape and gt.shape == x.shape
+    assert xc.dtype == np.float64 and gt.dtype == np.float64
+    assert xc.min() >= 0.0 and xc.max() <= 1.0
+    assert_array_equal(gt, (xc - x) ** 2)
+    # every image is changed, not only the batch as a whole
+    assert np.all(gt.reshape(len(x), -1).sum(axis=1) > 0)
+    # the input is left alone
+    assert_array_equal(x, clean_images)
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_single_image_and_direct_call(name, mnist):
+    x = mnist.images[0]
+    xc, gt = corrupt(x, name, random_state=3)
+    assert xc.shape == (28, 28) and gt.shape == (28, 28)
+    assert_array_equal(xc, CORRUPTIONS[name](x, random_state=3))
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_seeding(name, mnist):
+    x = mnist.images[:20]
+    a, _ = corrupt(x, name, random_state=0)
+    b, _ = corrupt(x, name, random_state=0)
+    c, _ = corrupt(x, name, random_state=np.random.RandomState(0))
+    assert_array_equal(a, b)
+    assert_array_equal(a, c)
+    d, _ = corrupt(x, name, random_state=1)
+    if name in DETERMINISTIC:
+        assert_array_equal(a, d)
+    else:
+        assert not np.array_equal(a, d)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    name=st.sampled_from(ALL_CORRUPTIONS),
+    n=st.integers(1, 3),
+    size=st.integers(8, 20),
+    seed=st.integers(0, 2**16),
+)
+def test_corruption_properties_any_square_size(name, n, size, seed):
+    x = np.random.RandomState(seed).uniform(size=(n, size, size))
+    xc, gt = corrupt(x, name, random_state=seed)
+    assert xc.shape == x.shape
+    assert np.all((xc >= 0) & (xc <= 1))
+    assert_array_equal(gt, (xc - x) ** 2)
+
+
+def test_corruption_known_values():
+    x = np.zeros((8, 8))
+    assert_array_equal(CORRUPTIONS["brightness"](x), np.full((8, 8), 0.5))
+    s = CORRUPTIONS["stripe"](x)
+    assert_array_equal(s[:, [0, 1, 6, 7]], 1.0)
+    assert_array_equal(s[:, 2:6], 0.0)
+    square = np.zeros((28, 28))
+    square[8:20, 8:20] = 1.0
+    edges = CORRUPTIONS["canny_edges"](square)
+    assert edges[14, 14] == 0.0 and edges.sum() > 0
+    assert CORRUPTIONS["scale"](square).sum() < square.sum()
+    moved = CORRUPTIONS["translate"](square, random_state=0)
+    assert moved.sum() == square.sum() and not np.array_equal(moved, square)
+    spat = CORRUPTIONS["spatter"](np.zeros((28, 28)), random_state=0)
+    assert np.isclose(np.mean(spat == 0.25), 0.15, atol=0.01)
+
+
+def test_corruption_params_are_passed():
+    x = np.zeros((8, 8))
+    xc, _ = corrupt(x, "brightness", delta=0.25)
+    assert_array_equal(xc, 0.25)
+
+
+def test_corrupt_unknown_name_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown corruption 'blur'.*'brightness'"):
+        corrupt(np.zeros((8, 8)), "blur")
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros(64), r"images must be one image of shape \(h, w\).*\(64,\)"),
+        (np.zeros((2, 8, 9)), r"images must be square, got images of shape \(8, 9\)"),
+        (np.zeros((4, 4)), r"images must be at least 8x8, got 4x4"),
+        (np.zeros((0, 8, 8)), r"at least one image"),
+        (np.full((8, 8), 2.0), r"values in \[0, 1\], got values in \[2, 2\]"),
+        (np.full((8, 8), np.nan), r"images must be finite"),
+    ],
+)
+def test_corrupt_bad_images(images, match):
+    with pytest.raises(ValueError, match=match):
+        corrupt(images, "fog")
+
+
+@pytest.mark.parametrize(
+    "name, params, match",
+    [
+        ("shot_noise", {"photons": 0}, r"photons == 0"),
+        ("impulse_noise", {"amount": 1.5}, r"amount == 1.5"),
+        ("stripe", {"width": 0.0}, r"width == 0.0"),
+        ("spatter", {"coverage": 1.0}, r"coverage == 1.0"),
+        ("scale", {"factor": -1}, r"factor == -1"),
+        ("glass_blur", {"max_delta": 0}, r"max_delta == 0"),
+    ],
+)
+def test_corruption_bad_params(name, params, match):
+    with pytest.raises(ValueError, match=match):
+        corrupt(np.zeros((8, 8)), name, **params)

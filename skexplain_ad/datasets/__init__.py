@@ -19,9 +19,14 @@ fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
 ``corruption_names``, ``images``, ``image_shape`` and ``DESCR``.
 """
 
+from . import corruptions
 from ._digits import load_digits_small, load_mnist
+from .corruptions import CORRUPTIONS, corrupt
 
 __all__ = [
+    "CORRUPTIONS",
+    "corrupt",
+    "corruptions",
     "load_digits_small",
     "load_mnist",
 ]

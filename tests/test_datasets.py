@@ -12,6 +12,7 @@ from skexplain_ad.datasets import (
     corrupt,
     load_digits_small,
     load_mnist,
+    make_mnist_c,
 )
 
 ALL_CORRUPTIONS = [
@@ -201,3 +202,126 @@ def test_corrupt_bad_images(images, match):
 def test_corruption_bad_params(name, params, match):
     with pytest.raises(ValueError, match=match):
         corrupt(np.zeros((8, 8)), name, **params)
+
+
+# ------------------------------------------------------------------ make_mnist_c
+
+
+@pytest.fixture(scope="module")
+def mnist_c():
+    return make_mnist_c(
+        n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+
+
+def test_make_mnist_c_shapes_and_fields(mnist_c):
+    ds = mnist_c
+    n_test = 20 + 15 * 4
+    assert ds.data_train.shape == (40, 784)
+    assert ds.data.shape == ds.masks.shape == (n_test, 784)
+    assert ds.images.shape == (n_test, 28, 28)
+    assert ds.images_train.shape == (40, 28, 28)
+    assert ds.image_shape == (28, 28)
+    assert ds.target.shape == ds.corruption.shape == ds.labels.shape == (n_test,)
+    assert ds.labels_train.shape == (40,)
+    assert ds.corruption_names == ALL_CORRUPTIONS
+    assert set(np.unique(ds.target)) == {-1, 1}
+    assert_array_equal(ds.target == 1, ds.corruption == "none")
+    for name in ALL_CORRUPTIONS:
+        assert np.sum(ds.corruption == name) == 4
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert isinstance(ds.DESCR, str) and "eq. 3.3" in ds.DESCR
+
+
+def test_make_mnist_c_masks(mnist_c):
+    ds = mnist_c
+    inl = ds.target == 1
+    assert np.all(ds.masks[inl] == 0)
+    assert np.all(ds.masks[~inl].sum(axis=1) > 0)
+    # outliers of every corruption share the same clean base digits
+    bases = [ds.source_index[ds.corruption == n] for n in ALL_CORRUPTIONS]
+    for base in bases[1:]:
+        assert_array_equal(base, bases[0])
+
+
+def test_make_mnist_c_masks_are_squared_difference_to_clean_digit():
+    from sklearn.datasets import load_digits
+
+    clean = load_digits().data / 16.0
+    ds = make_mnist_c(n_inliers=30, n_outliers_per_corruption=3, source="digits",
+                      random_state=0)
+    assert_array_equal(ds.masks, (ds.data - clean[ds.source_index]) ** 2)
+    inl = ds.target == 1
+    assert_array_equal(ds.data[inl], clean[ds.source_index[inl]])
+    assert_array_equal(ds.data_train, clean[ds.source_index_train])
+    assert_array_equal(ds.labels, load_digits().target[ds.source_index])
+
+
+def test_make_mnist_c_train_test_disjoint(mnist_c):
+    ds = mnist_c
+    train = set(ds.source_index_train)
+    test_inliers = set(ds.source_index[ds.target == 1])
+    bases = set(ds.source_index[ds.target == -1])
+    assert len(train) == 40 and len(test_inliers) == 20 and len(bases) == 4
+    assert not train & test_inliers
+    assert not train & bases
+    assert not test_inliers & bases
+
+
+def test_make_mnist_c_reproducible_and_subset_consistent(mnist_c):
+    again = make_mnist_c(
+        n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+    for key in ("data_train", "data", "masks", "target", "corruption"):
+        assert_array_equal(again[key], mnist_c[key])
+    fog = make_mnist_c(
+        "fog", n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+    assert fog.corruption_names == ["fog"]
+    rows = np.isin(mnist_c.corruption, ["none", "fog"])
+    assert_array_equal(fog.data, mnist_c.data[rows])
+    assert_array_equal(fog.masks, mnist_c.masks[rows])
+    other = make_mnist_c(
+        "fog", n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=1
+    )
+    assert not np.array_equal(other.data, fog.data)
+
+
+def test_make_mnist_c_digits_source_and_classes():
+    ds = make_mnist_c(
+        ["dotted_line", "zigzag"], n_inliers=50, n_outliers_per_corruption=10,
+        digits=[2, 7], source="digits", random_state=0,
+    )
+    assert ds.image_shape == (8, 8)
+    assert ds.data_train.shape == (37, 64)  # test_size=0.25 -> ceil(12.5) = 13
+    assert ds.data.shape == (13 + 20, 64)
+    assert set(ds.labels_train) <= {2, 7} and set(ds.labels) <= {2, 7}
+    assert ds.corruption_names == ["dotted_line", "zigzag"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"corruptions": ["fog", "rain"]}, r"Unknown corruptions \['rain'\].*zigzag"),
+        ({"corruptions": ["fog", "fog"]}, r"corruptions contains duplicates"),
+        ({"corruptions": []}, r"corruptions must name at least one"),
+        ({"n_inliers": 1}, r"n_inliers must be an integer >= 2, got 1"),
+        ({"n_outliers_per_corruption": 0}, r"n_outliers_per_corruption .* got 0"),
+        ({"test_size": 1.5}, r"test_size must be a float in \(0, 1\) .* got 1.5"),
+        ({"test_size": 1000}, r"test_size=1000 leaves"),
+        ({"digits": [10]}, r"digits must be None or a non-empty list .* got \[10\]"),
+        ({"source": "emnist"}, r"source must be one of \['digits', 'mnist'\].*emnist"),
+        ({"digits": [3], "n_inliers": 400}, r"500 clean digits .* has only 183"),
+    ],
+)
+def test_make_mnist_c_bad_input(kwargs, match):
+    kwargs = {"source": "digits", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        make_mnist_c(**kwargs)
+
+
+def test_make_mnist_c_count_type_error():
+    with pytest.raises(TypeError, match=r"n_inliers must be an integer"):
+        make_mnist_c(n_inliers=10.5, source="digits")

@@ -21,6 +21,7 @@ fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
 
 from . import corruptions
 from ._digits import load_digits_small, load_mnist
+from ._mnist_c import make_mnist_c
 from .corruptions import CORRUPTIONS, corrupt
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "corruptions",
     "load_digits_small",
     "load_mnist",
+    "make_mnist_c",
 ]

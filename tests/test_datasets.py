@@ -9,10 +9,14 @@ from sklearn.utils import Bunch
 
 from skexplain_ad.datasets import (
     CORRUPTIONS,
+    DEFECTS,
+    TEXTURES,
     corrupt,
     load_digits_small,
     load_mnist,
     make_mnist_c,
+    make_textures,
+    plant_defect,
 )
 
 ALL_CORRUPTIONS = [
@@ -325,3 +329,142 @@ def test_make_mnist_c_bad_input(kwargs, match):
 def test_make_mnist_c_count_type_error():
     with pytest.raises(TypeError, match=r"n_inliers must be an integer"):
         make_mnist_c(n_inliers=10.5, source="digits")
+
+
+# ------------------------------------------------------------------ textures
+
+
+def test_textures_ship_with_scikit_image():
+    import os
+
+    import skimage.data
+
+    folder = os.path.dirname(skimage.data.__file__)
+    for name in TEXTURES:
+        assert os.path.isfile(os.path.join(folder, f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def textures():
+    return make_textures(
+        "gravel", patch_size=16, n_train=30, n_test_inliers=10,
+        n_outliers_per_defect=6, random_state=0,
+    )
+
+
+def test_make_textures_shapes_and_fields(textures):
+    ds = textures
+    n_test = 10 + 5 * 6
+    assert ds.data_train.shape == (30, 256)
+    assert ds.data.shape == ds.masks.shape == (n_test, 256)
+    assert ds.images.shape == (n_test, 16, 16)
+    assert ds.images_train.shape == (30, 16, 16)
+    assert ds.image_shape == (16, 16) and ds.texture == "gravel"
+    assert ds.corruption_names == list(DEFECTS)
+    assert_array_equal(ds.target == 1, ds.corruption == "none")
+    assert_array_equal(np.unique(ds.target), [-1, 1])
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert set(np.unique(ds.masks)) == {0.0, 1.0}
+    assert "gravel" in ds.DESCR
+
+
+def test_make_textures_masks_and_defect_pixels(textures):
+    ds = textures
+    inl = ds.target == 1
+    assert np.all(ds.masks[inl] == 0)
+    out = ds.target == -1
+    # every outlier has a non-empty mask, smaller than the patch
+    area = ds.masks[out].sum(axis=1)
+    assert np.all(area > 0) and np.all(area < 256)
+    # outside the mask the defective patch equals its clean base patch, and
+    # every masked pixel changed: all five defects share the same bases, so
+    # two defects' rows agree where neither mask is set
+    rows = {n: np.flatnonzero(ds.corruption == n) for n in DEFECTS}
+    for a in DEFECTS:
+        for b in DEFECTS:
+            ia, ib = rows[a], rows[b]
+            clean = (ds.masks[ia] == 0) & (ds.masks[ib] == 0)
+            assert_array_equal(ds.data[ia][clean], ds.data[ib][clean])
+            only_a = (ds.masks[ia] == 1) & (ds.masks[ib] == 0)
+            if a != b:
+                assert np.all(ds.data[ia][only_a] != ds.data[ib][only_a])
+
+
+def test_make_textures_train_test_disjoint_regions():
+    from skimage.data import brick
+    from skimage.util import img_as_float64
+
+    photo = img_as_float64(brick())
+    ds = make_textures(patch_size=8, n_train=40, n_test_inliers=40,
+                       n_outliers_per_defect=1, random_state=0)
+
+    def top_rows(patches):
+        # find each patch in the photograph by exact match
+        windows = np.lib.stride_tricks.sliding_window_view(photo, (8, 8))
+        tops = []
+        for p in patches:
+            hits = np.argwhere(np.all(windows == p, axis=(2, 3)))
+            assert len(hits) >= 1
+            tops.append(hits[:, 0].min())
+        return np.array(tops)
+
+    assert np.all(top_rows(ds.images_train) + 8 <= 384)
+    assert np.all(top_rows(ds.images[ds.target == 1]) >= 384)
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+@pytest.mark.parametrize("size", [8, 32, 64])
+def test_plant_defect(defect, size):
+    rng = np.random.RandomState(0)
+    patch = rng.uniform(size=(size, size))
+    out, mask = plant_defect(patch, defect, random_state=0)
+    assert out.shape == mask.shape == (size, size)
+    inside = mask == 1
+    assert inside.any() and not inside.all()
+    assert_array_equal(out[~inside], patch[~inside])
+    assert np.all(out[inside] != patch[inside])
+    assert np.mean(np.abs(out[inside] - patch[inside])) > 0.1
+    again, mask2 = plant_defect(patch, defect, random_state=0)
+    assert_array_equal(again, out)
+    other, mask3 = plant_defect(patch, defect, random_state=1)
+    assert not np.array_equal(mask3, mask)
+
+
+def test_make_textures_reproducible_and_subset_consistent(textures):
+    kwargs = dict(patch_size=16, n_train=30, n_test_inliers=10,
+                  n_outliers_per_defect=6, random_state=0)
+    again = make_textures("gravel", **kwargs)
+    assert_array_equal(again.data, textures.data)
+    holes = make_textures("gravel", defects=["hole"], **kwargs)
+    rows = np.isin(textures.corruption, ["none", "hole"])
+    assert_array_equal(holes.data, textures.data[rows])
+    assert_array_equal(holes.masks, textures.masks[rows])
+    other = make_textures("gravel", **{**kwargs, "random_state": 1})
+    assert not np.array_equal(other.data_train, textures.data_train)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"texture": "wood"}, r"texture must be one of \['brick', 'grass', 'gravel'\]"),
+        ({"defects": ["hole", "dent"]}, r"Unknown defects \['dent'\].*'scratch'"),
+        ({"patch_size": 4}, r"patch_size must be an integer >= 8, got 4"),
+        ({"patch_size": 200}, r"patch_size must be <= 128 .* got 200"),
+        ({"n_train": 0}, r"n_train must be an integer >= 1, got 0"),
+        ({"n_test_inliers": -1}, r"n_test_inliers must be an integer >= 1, got -1"),
+    ],
+)
+def test_make_textures_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_textures(**kwargs)
+
+
+def test_plant_defect_bad_input():
+    with pytest.raises(ValueError, match=r"Unknown defect 'dent'; valid names"):
+        plant_defect(np.zeros((8, 8)), "dent")
+    with pytest.raises(ValueError, match=r"patch must be one 2-D image"):
+        plant_defect(np.zeros((2, 8, 8)), "hole")
+    with pytest.raises(ValueError, match=r"patch must be square"):
+        plant_defect(np.zeros((8, 9)), "hole")

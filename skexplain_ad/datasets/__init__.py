@@ -22,13 +22,18 @@ fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
 from . import corruptions
 from ._digits import load_digits_small, load_mnist
 from ._mnist_c import make_mnist_c
+from ._textures import DEFECTS, TEXTURES, make_textures, plant_defect
 from .corruptions import CORRUPTIONS, corrupt
 
 __all__ = [
     "CORRUPTIONS",
+    "DEFECTS",
+    "TEXTURES",
     "corrupt",
     "corruptions",
     "load_digits_small",
     "load_mnist",
     "make_mnist_c",
+    "make_textures",
+    "plant_defect",
 ]

@@ -14,6 +14,7 @@ from skexplain_ad.datasets import (
     corrupt,
     load_digits_small,
     load_mnist,
+    load_mvtec,
     make_mnist_c,
     make_textures,
     plant_defect,
@@ -468,3 +469,120 @@ def test_plant_defect_bad_input():
         plant_defect(np.zeros((2, 8, 8)), "hole")
     with pytest.raises(ValueError, match=r"patch must be square"):
         plant_defect(np.zeros((8, 9)), "hole")
+
+
+# ------------------------------------------------------------------ MVTec AD
+
+
+def _save(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture
+def mvtec_root(tmp_path):
+    """A tiny MVTec AD tree: category 'wood', 40 x 40 RGB images."""
+    rng = np.random.RandomState(0)
+    cat = tmp_path / "mvtec" / "wood"
+
+    def rgb():
+        return rng.randint(60, 200, size=(40, 40, 3)).astype(np.uint8)
+
+    for i in range(3):
+        _save(cat / "train" / "good" / f"{i:03d}.png", rgb())
+    for i in range(2):
+        _save(cat / "test" / "good" / f"{i:03d}.png", rgb())
+    for defect, box in [("scratch", (slice(4, 8), slice(0, 40))),
+                        ("hole", (slice(20, 30), slice(20, 30)))]:
+        for i in range(2):
+            _save(cat / "test" / defect / f"{i:03d}.png", rgb())
+            mask = np.zeros((40, 40), dtype=np.uint8)
+            mask[box] = 255
+            _save(cat / "ground_truth" / defect / f"{i:03d}_mask.png", mask)
+    (cat / "readme.txt").write_text("not an image")
+    return tmp_path / "mvtec"
+
+
+def test_load_mvtec_layout(mvtec_root):
+    ds = load_mvtec(mvtec_root, "wood", size=20)
+    assert ds.category == "wood"
+    assert ds.data_train.shape == (3, 400) and ds.images_train.shape == (3, 20, 20)
+    assert ds.data.shape == ds.masks.shape == (6, 400)
+    assert ds.image_shape == (20, 20)
+    assert ds.corruption.tolist() == ["none", "none", "hole", "hole",
+                                      "scratch", "scratch"]
+    assert ds.corruption_names == ["hole", "scratch"]
+    assert ds.target.tolist() == [1, 1, -1, -1, -1, -1]
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert np.all(ds.masks[:2] == 0)
+    assert set(np.unique(ds.masks)) == {0.0, 1.0}
+    # masks resized with the images: 40 -> 20 halves the boxes
+    hole = ds.masks[2].reshape(20, 20)
+    assert_array_equal(np.argwhere(hole).min(axis=0), [10, 10])
+    assert_array_equal(np.argwhere(hole).max(axis=0), [14, 14])
+    scratch = ds.masks[4].reshape(20, 20)
+    assert scratch[2:4].all() and scratch.sum() == 40
+    assert ds.filenames[2].endswith("hole/000.png")
+    assert len(ds.filenames_train) == 3
+    # the category folder itself works too
+    same = load_mvtec(mvtec_root / "wood", size=20)
+    assert_array_equal(same.data, ds.data)
+    assert same.category == "wood"
+
+
+def test_load_mvtec_rgb_masks_line_up_with_data(mvtec_root):
+    ds = load_mvtec(mvtec_root, "wood", size=8, grayscale=False)
+    assert ds.image_shape == (8, 8, 3)
+    assert ds.images.shape == (6, 8, 8, 3)
+    assert ds.data.shape == ds.masks.shape == (6, 192)
+    masks = ds.masks.reshape(6, 8, 8, 3)
+    assert_array_equal(masks[..., 0], masks[..., 2])
+    from PIL import Image
+
+    with Image.open(mvtec_root / "wood/train/good/000.png") as img:
+        expected = np.asarray(img.resize((8, 8), Image.BILINEAR)) / 255.0
+    assert_array_equal(ds.images_train[0], expected)
+
+
+def test_load_mvtec_small_defect_survives_downsizing(mvtec_root):
+    mask = np.zeros((40, 40), dtype=np.uint8)
+    mask[17, 23] = 255  # a single pixel
+    _save(mvtec_root / "wood/ground_truth/hole/001_mask.png", mask)
+    ds = load_mvtec(mvtec_root, "wood", size=8)
+    assert ds.masks[3].sum() == 1
+
+
+def test_load_mvtec_missing_layout(tmp_path, mvtec_root):
+    with pytest.raises(FileNotFoundError, match=r"folder .*nowhere.* does not exist"):
+        load_mvtec(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"'carpet' not found .*\['wood'\]"):
+        load_mvtec(mvtec_root, "carpet")
+    with pytest.raises(FileNotFoundError, match=r"layout not found: .*train.*good"):
+        load_mvtec(tmp_path)  # a folder, but not a category
+    (mvtec_root / "wood/ground_truth/scratch/001_mask.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"mask .*scratch.*001_mask.png"):
+        load_mvtec(mvtec_root, "wood")
+
+
+def test_load_mvtec_empty_folders(tmp_path):
+    cat = tmp_path / "bottle"
+    (cat / "train" / "good").mkdir(parents=True)
+    (cat / "test" / "good").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"No PNG image in .*train.*good"):
+        load_mvtec(cat)
+    _save(cat / "train" / "good" / "000.png", np.zeros((8, 8), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"No PNG image in the folders of .*test"):
+        load_mvtec(cat)
+
+
+@pytest.mark.parametrize("size, err, match", [
+    (0, ValueError, r"size must be an integer >= 1, got 0"),
+    (8.5, TypeError, r"size must be an integer >= 1, got 8.5"),
+])
+def test_load_mvtec_bad_size(mvtec_root, size, err, match):
+    with pytest.raises(err, match=match):
+        load_mvtec(mvtec_root, "wood", size=size)

@@ -22,6 +22,7 @@ fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
 from . import corruptions
 from ._digits import load_digits_small, load_mnist
 from ._mnist_c import make_mnist_c
+from ._mvtec import load_mvtec
 from ._textures import DEFECTS, TEXTURES, make_textures, plant_defect
 from .corruptions import CORRUPTIONS, corrupt
 
@@ -33,6 +34,7 @@ __all__ = [
     "corruptions",
     "load_digits_small",
     "load_mnist",
+    "load_mvtec",
     "make_mnist_c",
     "make_textures",
     "plant_defect",

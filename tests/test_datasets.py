@@ -182,6 +182,7 @@ def test_corrupt_unknown_name_lists_valid_ones():
     [
         (np.zeros(64), r"images must be one image of shape \(h, w\).*\(64,\)"),
         (np.zeros((2, 8, 9)), r"images must be square, got images of shape \(8, 9\)"),
+        (np.zeros((3, 64)), r"shape \(3, 64\); reshape flattened rows"),
         (np.zeros((4, 4)), r"images must be at least 8x8, got 4x4"),
         (np.zeros((0, 8, 8)), r"at least one image"),
         (np.full((8, 8), 2.0), r"values in \[0, 1\], got values in \[2, 2\]"),

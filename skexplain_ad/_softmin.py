@@ -50,7 +50,7 @@ def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs
     X = np.asarray(X)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     m, d = templates.shape
-    kernels = backends.get(backend, device, n_pairs=X.shape[0] * m)
+    kernels = backends.get(backend, device)
     center = np.asarray(templates, dtype=np.float64).mean(axis=0)
     prep = kernels.prepare(templates, log_weights, gamma, center, dtype)
     out_shapes = [((), dtype)] + ([((d,), dtype)] if relevance else [])

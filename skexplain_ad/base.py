@@ -11,6 +11,10 @@ and the base turns them into scikit-learn's outlier-detector API
 (``score_samples = -o``, higher is more normal; ``decision_function``,
 ``predict`` with +1 inlier / -1 outlier; ``offset_`` from ``contamination``
 as :class:`sklearn.ensemble.IsolationForest` does).
+
+A row-chunked :class:`dask.array.Array` given to any of these methods gives
+back a lazy dask array (:mod:`skexplain_ad._dask`, DESIGN.md §6): the
+dispatch lives here, never in a subclass.
 """
 
 from numbers import Real
@@ -22,6 +26,8 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import gen_even_slices
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._dask import is_dask_array, map_row_blocks
 
 __all__ = ["BaseDetector"]
 
@@ -157,13 +163,16 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
 
         Returns
         -------
         o : ndarray of shape (n_samples,)
-            float32 for float32 input, float64 otherwise.
+            float32 for float32 input, float64 otherwise; a lazy dask array
+            with the same row chunks for dask input.
         """
+        if is_dask_array(X):
+            return map_row_blocks(self, "outlier_score", X)
         return self._outlier_score(self._validate_X(X))
 
     def score_samples(self, X):
@@ -207,9 +216,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         decision = self.decision_function(X)
-        labels = np.ones(decision.shape[0], dtype=int)
-        labels[decision < 0] = -1
-        return labels
+        # np.where dispatches to dask for a lazy decision (NEP 18)
+        return np.where(decision < 0, -1, 1)
 
     def explain(self, X):
         """Relevance of the outlierness on each input feature.
@@ -225,6 +233,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             Non-negative; each row sums to at most ``outlier_score(X)``
             (see the detector's Notes for when it sums exactly).
         """
+        if is_dask_array(X):
+            return map_row_blocks(self, "explain", X)
         return self._explain(self._validate_X(X))
 
     def __sklearn_tags__(self):

@@ -22,12 +22,6 @@ _REGISTRY = {
 #: Names a ``backend`` parameter accepts (besides ``"auto"``).
 BACKEND_NAMES = tuple(_REGISTRY)
 
-# Below this many query x template pairs per call the numpy path wins: the
-# numba pass saves elementwise sweeps, which only pay once the n x m block is
-# larger than the cache (measured by benchmarks/bench_softmin.py).
-_AUTO_NUMBA_MIN_PAIRS = 50_000
-
-
 def register(name, module, cls):
     """Register a backend class ``cls`` of module ``module`` under ``name``.
 
@@ -74,20 +68,19 @@ def available():
     return names
 
 
-def get(name="auto", device=None, *, n_pairs=None):
+def get(name="auto", device=None):
     """Return the kernels of backend ``name``.
 
     Parameters
     ----------
     name : {"auto", "numpy", "numba", "torch"}, default="auto"
-        Backend name. ``"auto"`` picks numba for large problems (at least
-        ``_AUTO_NUMBA_MIN_PAIRS`` query-template pairs), numpy otherwise, and
-        torch when ``device`` names a CUDA device.
+        Backend name. ``"auto"`` picks torch when ``device`` names a CUDA
+        device and numba otherwise (numba is never slower than numpy here,
+        benchmarks/bench_softmin.py). The choice never depends on the number
+        of queries, so a row gives the same bits whatever chunk it is in.
     device : str or None, default=None
         Device for the torch backend (``"cpu"``, ``"cuda"``, ``"cuda:N"``);
         ignored by the CPU backends.
-    n_pairs : int or None, default=None
-        Size of the problem (n_queries * n_templates), used by ``"auto"``.
 
     Returns
     -------
@@ -109,12 +102,7 @@ def get(name="auto", device=None, *, n_pairs=None):
     'NumpyBackend'
     """
     if name == "auto":
-        if device is not None and str(device).startswith("cuda"):
-            name = "torch"
-        elif n_pairs is not None and n_pairs < _AUTO_NUMBA_MIN_PAIRS:
-            name = "numpy"
-        else:
-            name = "numba"
+        name = "torch" if device is not None and str(device).startswith("cuda") else "numba"
     if name not in _REGISTRY:
         raise ValueError(
             f"backend={name!r} is not a known backend; expected 'auto' or one "

@@ -5,6 +5,7 @@ and prints its table; see ``skexplain-ad audit --help``.
 """
 
 import argparse
+import contextlib
 import sys
 
 __all__ = ["main"]
@@ -51,6 +52,11 @@ def _build_parser():
     a.add_argument("--n-jobs", type=int, default=None, help="threads for scoring and explaining")
     a.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     a.add_argument("--quiet", action="store_true", help="print the table only, no progress bar")
+    dask = a.add_mutually_exclusive_group()
+    dask.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="score and explain on the Dask scheduler at ADDRESS (needs skexplain_ad[dask])")
+    dask.add_argument("--dask-local", type=int, default=None, metavar="N",
+                      help="score and explain on a local Dask cluster of N worker processes")
     return p
 
 
@@ -95,14 +101,12 @@ def main(argv=None):
             parser.error(f"--detectors: unknown {bad}; choose from {', '.join(DETECTOR_NAMES)}")
     if args.n_samples < 1:
         parser.error(f"--n-samples must be >= 1, got {args.n_samples}")
+    if args.dask_local is not None and args.dask_local < 1:
+        parser.error(f"--dask-local must be >= 1, got {args.dask_local}")
     try:
-        table = audit(
-            name, path=rest[0] if rest else None, category=args.category,
-            detectors=args.detectors, anomalies=args.corruptions, n_samples=args.n_samples,
-            out=args.out, backend=args.backend, device=args.device, n_jobs=args.n_jobs,
-            seed=args.seed, progress=not args.quiet,
-        )
-    except (ValueError, FileNotFoundError, NotADirectoryError, ImportError, OSError) as exc:
+        with _dask_client(args) as client:
+            table = _audit_table(audit, name, rest, args, client)
+    except (ValueError, FileNotFoundError, NotADirectoryError, ImportError, OSError, TimeoutError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         sys.stderr.write(f"skexplain-ad: error: {msg}\n")
         return 1
@@ -114,6 +118,34 @@ def main(argv=None):
     if not args.quiet:
         print(f"\nreport: {table.attrs['report']}/index.html")
     return 0
+
+
+def _audit_table(audit, name, rest, args, client):
+    return audit(
+        name, path=rest[0] if rest else None, category=args.category,
+        detectors=args.detectors, anomalies=args.corruptions, n_samples=args.n_samples,
+        out=args.out, backend=args.backend, device=args.device, n_jobs=args.n_jobs,
+        seed=args.seed, progress=not args.quiet, client=client,
+    )
+
+
+@contextlib.contextmanager
+def _dask_client(args):
+    """A Dask client for --scheduler / --dask-local, or None."""
+    if args.scheduler is None and args.dask_local is None:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError("--scheduler and --dask-local need pip install 'skexplain_ad[dask]'") from exc
+    if args.scheduler is not None:
+        with Client(args.scheduler, timeout=10) as client:
+            yield client
+    else:
+        with LocalCluster(n_workers=args.dask_local, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=":0") as cluster, Client(cluster) as client:
+            yield client
 
 
 if __name__ == "__main__":  # pragma: no cover

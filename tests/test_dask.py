@@ -20,7 +20,7 @@ METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "ex
 def client():
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None, silence_logs=40,
+        dashboard_address=":0", silence_logs=40,
     )
     cl = distributed.Client(cluster)
     yield cl
@@ -116,3 +116,23 @@ def test_bad_dask_input(fitted):
     Qn[45, 3] = np.nan
     with pytest.raises(ValueError, match="dask chunk of rows 40:60: Input X contains NaN"):
         det.explain(da.from_array(Qn, chunks=(20, 12))).compute()
+
+
+def test_audit_on_cluster_equals_single_process(client):
+    from skexplain_ad import audit
+
+    kw = dict(detectors=["KDE", "OC-SVM"], anomalies=["stripe", "zigzag"], n_samples=12,
+              n_flip=3, flip_steps=4, seed=1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        local = audit("digits-c", **kw)
+    remote = audit("digits-c", client=client, **kw)
+    num = local.select_dtypes("number").columns
+    np.testing.assert_array_equal(remote[num].to_numpy(), local[num].to_numpy())
+
+
+def test_cli_dask_local(tmp_path, capsys):
+    from skexplain_ad.cli import main
+
+    code = main(["audit", "--dataset", "digits-c", "--detectors", "KDE", "--corruptions", "stripe",
+                 "--n-samples", "4", "--quiet", "--dask-local", "1", "--out", str(tmp_path)])
+    assert code == 0 and "clever_hans_difference" in capsys.readouterr().out

@@ -108,3 +108,63 @@ def map_row_blocks(estimator, method, X):
                              meta=np.empty((0, 0), dtype))
     return da.map_blocks(_apply_block, X, model, method, dtype=dtype, drop_axis=1,
                          chunks=(X.chunks[0],), meta=np.empty((0,), dtype))
+
+
+def sq_distance_blocks(A, B, *, exclude_self=False, sq_distances):
+    """Squared distances of the rows of ``A`` to ``B``, as persisted row blocks.
+
+    The O(n^2) part of the gamma heuristics ([T] eq. 3.1, [P] likelihood)
+    on a cluster: ``B`` (the training rows, small enough to fit one
+    machine, as the model itself must) enters the graph once; each row block
+    of ``A`` becomes one block of distances on the worker that computes it.
+
+    Parameters
+    ----------
+    A : dask.array.Array of shape (n_a, d)
+    B : ndarray of shape (n_b, d)
+    exclude_self : bool, default=False
+        Set ``D[i, i] = inf`` (``A`` and ``B`` are the same rows).
+    sq_distances : callable
+        ``sq_distances(A_block, B) -> ndarray (n_block, n_b)``.
+
+    Returns
+    -------
+    D : dask.array.Array of shape (n_a, n_b), persisted, float64
+    """
+    import dask
+    import dask.array as da
+
+    if len(A.chunks[1]) > 1:
+        A = A.rechunk({1: -1})
+    b = dask.delayed(B, pure=True, traverse=False)
+
+    def block(a, b, block_info=None):
+        D = sq_distances(a, b)
+        if exclude_self:
+            r0 = block_info[0]["array-location"][0][0]
+            rows = np.arange(len(a))
+            D[rows, r0 + rows] = np.inf
+        return D
+
+    D = da.map_blocks(block, A, b, dtype=np.float64, chunks=(A.chunks[0], (B.shape[0],)),
+                      meta=np.empty((0, 0)))
+    return D.persist()
+
+
+def block_reduce(D, func, width=1):
+    """Apply ``func(block) -> ndarray (n_block_rows, width)`` to each row block; gather.
+
+    Parameters
+    ----------
+    D : dask.array.Array
+    func : callable
+    width : int
+
+    Returns
+    -------
+    out : ndarray of shape (n_rows, width)
+    """
+    import dask.array as da
+
+    return da.map_blocks(func, D, dtype=np.float64, chunks=(D.chunks[0], (width,)),
+                         meta=np.empty((0, 0))).compute()

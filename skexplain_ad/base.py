@@ -131,7 +131,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; images go in flattened.
+            Training data; images go in flattened. A dask array is brought
+            into memory: fitting stays local, the models being small. To
+            run a gamma heuristic blockwise on a cluster, call
+            :func:`~skexplain_ad.model_selection.knn_mass_gamma` or
+            :func:`~skexplain_ad.model_selection.likelihood_gamma` on the dask
+            array and pass the float.
         y : Ignored
             Not used, present for API consistency.
 

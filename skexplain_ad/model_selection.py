@@ -30,6 +30,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_array
 
+from ._dask import block_reduce, is_dask_array, sq_distance_blocks
+
 __all__ = [
     "scale_gamma",
     "knn_mass_gamma",
@@ -39,6 +41,54 @@ __all__ = [
     "InlierKFold",
     "GAMMA_HEURISTICS",
 ]
+
+
+def _local(X, **kwargs):
+    """``X`` validated as a local float64 array (a dask array is computed:
+    the heuristics need every training row, as the fitted model does)."""
+    if is_dask_array(X):
+        X = X.compute()
+    return check_array(X, dtype=np.float64, **kwargs)
+
+
+def _knn_mass_terms(X_in, X, k):
+    """k-NN distances (n*k,), the off-diagonal log-sum-exp as a function of
+    gamma, and the median positive off-diagonal distance (bracket start).
+
+    With dask input the n x n distances stay on the workers as row blocks
+    and each evaluation is one blockwise reduction; the median is then the
+    median of the blocks' medians (it only seeds the bracket)."""
+    if not is_dask_array(X_in):
+        D = _sq_distances(X, X)
+        np.fill_diagonal(D, np.inf)
+        near = np.partition(D, k - 1, axis=1)[:, :k].ravel()
+        off = D[np.isfinite(D)]
+        pos = off[off > 0]
+        if pos.size == 0:
+            raise ValueError("knn_mass_gamma: all samples coincide; gamma is undefined.")
+        return near, lambda g: logsumexp(-g * off), float(np.median(pos))
+    import dask.array as da
+
+    D = sq_distance_blocks(da.asarray(X_in, dtype=np.float64), X, exclude_self=True,
+                           sq_distances=_sq_distances)
+    near = block_reduce(D, lambda b: np.partition(b, k - 1, axis=1)[:, :k], width=k).ravel()
+
+    def block_median(b):
+        pos = b[np.isfinite(b) & (b > 0)]
+        return np.full((len(b), 1), np.median(pos) if pos.size else np.nan)
+
+    meds = block_reduce(D, block_median)
+    if np.all(np.isnan(meds)):
+        raise ValueError("knn_mass_gamma: all samples coincide; gamma is undefined.")
+
+    def lse_off(g):
+        def rows(b):
+            fin = np.where(np.isfinite(b), -g * b, -np.inf)
+            return logsumexp(fin, axis=1)[:, None]
+
+        return logsumexp(block_reduce(D, rows))
+
+    return near, lse_off, float(np.nanmedian(meds))
 
 
 def _sq_distances(A, B, block=2048):
@@ -135,7 +185,8 @@ def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
     >>> g > 0
     True
     """
-    X = check_array(X, dtype=np.float64, ensure_min_samples=3)
+    X_in = X
+    X = _local(X, ensure_min_samples=3)
     n = X.shape[0]
     k = int(round(n_neighbors * n)) if isinstance(n_neighbors, Real) and n_neighbors < 1 else int(n_neighbors)
     k = max(k, 1)
@@ -149,19 +200,14 @@ def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
             f"knn_mass_gamma: mass={mass!r} is below the share k/(n-1)={k / (n - 1):.3g} "
             "that the k nearest neighbours carry at any gamma; raise mass or lower n_neighbors."
         )
-    D = _sq_distances(X, X)
-    np.fill_diagonal(D, np.inf)
-    near = np.partition(D, k - 1, axis=1)[:, :k].ravel()
-    off = D[np.isfinite(D)]
-    if not np.any(off > 0):
-        raise ValueError("knn_mass_gamma: all samples coincide; gamma is undefined.")
+    near, lse_off, median_off = _knn_mass_terms(X_in, X, k)
     log_mass = np.log(mass)
 
     def f(t):
         g = np.exp(t)
-        return logsumexp(-g * near) - logsumexp(-g * off) - log_mass
+        return logsumexp(-g * near) - lse_off(g) - log_mass
 
-    t0 = -np.log(np.median(off[off > 0]))
+    t0 = -np.log(median_off)
     lo = hi = t0
     step = np.log(10.0)
     for _ in range(60):
@@ -261,20 +307,40 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     >>> bool(0.2 < 1 / np.sqrt(2 * g) < 0.7)  # bandwidth; Scott's rule gives 0.41
     True
     """
-    X = check_array(X, dtype=np.float64, ensure_min_samples=2)
+    X_in = X
+    X = _local(X, ensure_min_samples=2)
     n, d = X.shape
     rng = check_random_state(random_state)
     perm = rng.permutation(n)
     n_val = min(max(1, int(round(validation_fraction * n))), n - 1)
     val, train = X[perm[:n_val]], X[perm[n_val:]]
-    D2 = _sq_distances(val, train)
-    pos = D2[D2 > 0]
-    if pos.size == 0:
+    if is_dask_array(X_in):
+        # the n_val x n_train distances stay on the workers as row blocks
+        import dask.array as da
+
+        D2 = sq_distance_blocks(da.from_array(val, chunks=(X_in.chunks[0][0], d)), train,
+                                sq_distances=_sq_distances)
+        ext = block_reduce(D2, lambda b: np.c_[np.where(b > 0, b, np.inf).min(1), b.max(1)], width=2)
+        dmin, dmax = ext[:, 0].min(), ext[:, 1].max()
+
+        def ll_rows(g):
+            return block_reduce(D2, lambda b: logsumexp(-g * b, axis=1)[:, None]).ravel()
+    else:
+        D2 = _sq_distances(val, train)
+        pos = D2[D2 > 0]
+        dmin, dmax = (pos.min(), pos.max()) if pos.size else (np.inf, 0.0)
+
+        def ll_rows(g):
+            return logsumexp(-g * D2, axis=1)
+    if not np.isfinite(dmin) or dmax <= 0:
         raise ValueError("likelihood_gamma: all samples coincide; gamma is undefined.")
-    lo, hi = np.log(1e-3 / pos.max()), np.log(1e3 / pos.min())
+    lo, hi = np.log(1e-3 / dmax), np.log(1e3 / dmin)
+    m = train.shape[0]
 
     def neg_ll(t):
-        return -kde_log_likelihood(D2, np.exp(t), d)
+        # kde_log_likelihood, one row block at a time
+        g = np.exp(t)
+        return -float(np.mean(ll_rows(g)) - np.log(m) + 0.5 * d * np.log(g / np.pi))
 
     grid = np.linspace(lo, hi, 41)
     vals = [neg_ll(t) for t in grid]

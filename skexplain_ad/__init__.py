@@ -6,7 +6,8 @@ whether the explanation points at the real anomaly (the Clever Hans audit).
 """
 
 from .detectors import KDEDetector, OCSVMDetector
+from .ensemble import BaggedDetector
 
 __version__ = "0.1.0"
 
-__all__ = ["KDEDetector", "OCSVMDetector", "__version__"]
+__all__ = ["KDEDetector", "OCSVMDetector", "BaggedDetector", "__version__"]

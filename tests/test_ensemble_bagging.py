@@ -103,6 +103,15 @@ def test_standardize_makes_scores_unit_scale_and_can_be_negative(data):
     assert (bag.outlier_score(X) < 0).any()  # documented: o can be negative
 
 
+def test_member_constant_on_training_data_is_not_scaled(data):
+    X, X_test = data
+    # so stiff that every training point sees only itself: o_k = log(n) on X
+    stiff = KDEDetector(gamma=1e4)
+    bag = BaggedDetector([("kde", KDEDetector(gamma=0.3)), ("stiff", stiff)]).fit(X)
+    assert bag.scales_[1] == 1.0 and bag.scales_[0] != 1.0
+    assert np.isfinite(bag.outlier_score(X_test)).all()
+
+
 def test_split_gives_disjoint_parts_of_sizes_differing_by_one():
     X = np.random.RandomState(1).normal(size=(31, 2))
     bag = BaggedDetector(
@@ -204,9 +213,10 @@ def test_split_needs_a_part_per_member():
 )
 def test_property_relevance_nonnegative_and_row_permutation_invariant(seed, n, d, standardize):
     rng = np.random.RandomState(seed)
-    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 3.0)
-    Q = rng.normal(size=(5, d)) * 2
-    est = [("a", KDEDetector(gamma=0.5)), ("b", KDEDetector(gamma=2.0))]
+    scale = rng.uniform(0.1, 3.0)
+    X = rng.normal(size=(n, d)) * scale
+    Q = rng.normal(size=(5, d)) * 2 * scale
+    est = [("a", KDEDetector(gamma=0.5 / scale**2)), ("b", KDEDetector(gamma=2.0 / scale**2))]
     bag = BaggedDetector(est, standardize=standardize).fit(X)
     R = bag.explain(Q)
     assert (R >= 0).all()

@@ -82,8 +82,9 @@ class BaggedDetector(BaseEnsembleDetector):
         ``mu_k``, the members' mean training outlierness (zeros without
         standardising).
     scales_ : ndarray of shape (n_members,)
-        ``sigma_k`` (ones without standardising; a member constant on the
-        training data gets 1, as in :class:`sklearn.preprocessing.StandardScaler`).
+        ``sigma_k`` (ones without standardising). A member constant on the
+        training data up to round-off (``sigma_k <= 1.5e-8 |mu_k|``) gets 1,
+        as constant features in :class:`sklearn.preprocessing.StandardScaler`.
     offset_ : float
         ``decision_function = score_samples - offset_``.
     n_features_in_ : int
@@ -173,9 +174,14 @@ class BaggedDetector(BaseEnsembleDetector):
                 [member_outlier_score(est, X).astype(np.float64) for est in self.estimators_]
             )
             self.means_ = O.mean(axis=0)
-            scales = O.std(axis=0)
-            scales[~(scales > 0) | ~np.isfinite(scales)] = 1.0
-            self.scales_ = scales
+            sd = O.std(axis=0)
+            # a member constant on the training data up to round-off is not
+            # scaled: 1 / sigma would blow the round-off up. The round-off of
+            # a soft-min score grows with gamma * ||x||^2, not only with |o|,
+            # so the bound is generous: half the float64 digits.
+            rel = np.sqrt(np.finfo(np.float64).eps)
+            const = ~(sd > rel * np.maximum(np.abs(self.means_), 1e-300))
+            self.scales_ = np.where(const, 1.0, sd)
         else:
             self.means_ = np.zeros(n_members)
             self.scales_ = np.ones(n_members)

@@ -6,8 +6,8 @@ whether the explanation points at the real anomaly (the Clever Hans audit).
 """
 
 from .detectors import KDEDetector, OCSVMDetector
-from .ensemble import BaggedDetector
+from .ensemble import BaggedDetector, TimesEnsemble
 
 __version__ = "0.1.0"
 
-__all__ = ["KDEDetector", "OCSVMDetector", "BaggedDetector", "__version__"]
+__all__ = ["KDEDetector", "OCSVMDetector", "BaggedDetector", "TimesEnsemble", "__version__"]

@@ -25,10 +25,6 @@ skip.
 import numpy as np
 from numba import njit
 
-# A pair's log-mass below this (relative to the best pair) is < 1e-43 of it.
-_FAST_MARGIN = -600.0
-
-
 @njit(cache=True, nogil=True)
 def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, tot, maxI, maxJ):  # pragma: no cover
     """Relevance share of the pairs of one block of templates ``i0 : i0 + b``.
@@ -105,13 +101,8 @@ def _row_exps(a1r, a2r, e1, e2):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
-def _log_norm(a1r, a2r, pi, pj, w, e1, e2, mx1, mx2):  # pragma: no cover
-    """``log sum_p w_p exp(a1_i + a2_j)`` (``w_p`` in {0, 1}) for one row.
-
-    Returns it and whether the products ``e1_i e2_j`` represent every pair
-    within ``exp(-100)`` of the best one (else the sum is taken pair by
-    pair in the log domain).
-    """
+def _log_norm_slow(a1r, a2r, pi, pj, w):  # pragma: no cover
+    """``log sum_p w_p exp(a1_i + a2_j)`` pair by pair in the log domain."""
     P = pi.shape[0]
     M = -np.inf
     for p in range(P):
@@ -120,16 +111,35 @@ def _log_norm(a1r, a2r, pi, pj, w, e1, e2, mx1, mx2):  # pragma: no cover
             if v > M:
                 M = v
     if M == -np.inf:
-        return -np.inf, False
+        return -np.inf
     s = 0.0
-    if M - mx1 - mx2 > _FAST_MARGIN:
-        for p in range(P):
-            s += w[p] * e1[pi[p]] * e2[pj[p]]
-        return np.log(s) + mx1 + mx2, True
     for p in range(P):
         if w[p] != 0.0:
             s += np.exp(a1r[pi[p]] + a2r[pj[p]] - M)
-    return np.log(s) + M, False
+    return np.log(s) + M
+
+
+@njit(cache=True, nogil=True)
+def _log_norms(a1r, a2r, pi, pj, w1, w2, e1, e2, mx1, mx2):  # pragma: no cover
+    """``log sum_p w_p exp(a1_i + a2_j)`` of both pair sets for one row.
+
+    One pass over the products ``e1_i e2_j`` (``e = exp(a - max a)``). If a
+    sum falls below 1e-250 its best pair may lie near the underflow of the
+    products, and that set is summed again in the log domain; the flags say
+    which sums used the products (then every pair within ``exp(-100)`` of
+    the best one is represented by its product).
+    """
+    s1 = 0.0
+    s2 = 0.0
+    for p in range(pi.shape[0]):
+        e = e1[pi[p]] * e2[pj[p]]
+        s1 += w1[p] * e
+        s2 += w2[p] * e
+    fast1 = s1 > 1e-250
+    fast2 = s2 > 1e-250
+    lz1 = np.log(s1) + mx1 + mx2 if fast1 else _log_norm_slow(a1r, a2r, pi, pj, w1)
+    lz2 = np.log(s2) + mx1 + mx2 if fast2 else _log_norm_slow(a1r, a2r, pi, pj, w2)
+    return lz1, lz2, fast1, fast2
 
 
 @njit(cache=True, nogil=True)
@@ -145,10 +155,9 @@ def local_pool(a1, a2, pi, pj, w1, w2, log_alpha, o1, o2):  # pragma: no cover
     e2 = np.empty(a2.shape[1])
     for r in range(n_rows):
         mx1, mx2 = _row_exps(a1[r], a2[r], e1, e2)
-        lz, _ = _log_norm(a1[r], a2[r], pi, pj, w1, e1, e2, mx1, mx2)
-        o1[r] = max(log_alpha - lz, 0.0)
-        lz, _ = _log_norm(a1[r], a2[r], pi, pj, w2, e1, e2, mx1, mx2)
-        o2[r] = max(log_alpha - lz, 0.0)
+        lz1, lz2, _, _ = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
+        o1[r] = max(log_alpha - lz1, 0.0)
+        o2[r] = max(log_alpha - lz2, 0.0)
 
 
 @njit(cache=True, nogil=True)
@@ -172,8 +181,7 @@ def local_weights(
     share = np.empty(P)
     for r in range(n_rows):
         mx1, mx2 = _row_exps(a1[r], a2[r], e1, e2)
-        lz1, fast1 = _log_norm(a1[r], a2[r], pi, pj, w1, e1, e2, mx1, mx2)
-        lz2, fast2 = _log_norm(a1[r], a2[r], pi, pj, w2, e1, e2, mx1, mx2)
+        lz1, lz2, fast1, fast2 = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
         oo1 = max(log_alpha - lz1, 0.0)
         oo2 = max(log_alpha - lz2, 0.0)
         o1[r] = oo1

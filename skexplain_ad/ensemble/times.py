@@ -74,8 +74,12 @@ eq. 2.12), :math:`o_{t2}` likewise (eq. 2.13), averaged:
 :math:`R = (R^{(1)} + R^{(2)})/2` (eq. 2.15), each :math:`R^{(s)}` the
 relevance of eq. 1.14 with its model's own soft-argmin. With :math:`k = n`
 and :math:`l = m` both sets hold every pair and local equals global. The
-same expansion and the same skipping (bound per query, with :math:`|N_1
-\cup N_2|` in place of :math:`m n`) apply, the pairs being a list.
+relevance is linear in the weights, so the two models share one weight per
+pair of :math:`N_1 \cup N_2`, :math:`q_{ij} = (q^{(1)}_{ij} + q^{(2)}_{ij})/2`
+(each term only where its set holds the pair); the pairs being a list,
+:math:`\sum q_{ij} u_{ij}^2` is one GEMM over their squared midpoints, built
+a block at a time, and the skipping is the same (bound per query, with
+:math:`|N_1 \cup N_2|` in place of :math:`m n`).
 
 References: [T] Z. Chen, "Explaining Anomalies by Taylor-Based
 Decomposition of Outlier-Ensembles", 2021, eq. 2.5-2.15, App. A.4.
@@ -311,12 +315,29 @@ def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
         kx.compact_scatter(Q, kept, pi, pj, Qk, A, B)
         del Q
         pik, pjk = pi[kept], pj[kept]
-    T = np.zeros((nr, d))
+    # sum_p q_p w_p^2 by one GEMM over the pairs' squared midpoints
+    g1, g2, G = mem.g1, mem.g2, mem.G
+    S2 = np.zeros((nr, d))
     step = max(1, _BLOCK_VALUES // max(d, 1))
     for s in range(0, pik.size, step):
-        W = mem.Uc[pik[s : s + step]] * mem.Vc[pjk[s : s + step]]
-        T += Qk[:, s : s + step] @ W
-    return 0.5 * (o1 + o2), _finish_relevance(Xc, A, B, T, mem)
+        W = g1 * mem.Uc[pik[s : s + step]]
+        W += g2 * mem.Vc[pjk[s : s + step]]
+        W *= W
+        S2 += Qk[:, s : s + step] @ W
+    S2 /= G * G
+    return 0.5 * (o1 + o2), _finish_local(Xc, A, B, S2, mem)
+
+
+def _finish_local(Xc, A, B, S2, mem):
+    """``R_f = Q (x_f - w_f)^2 + (S2_f - Q w_f^2)``, ``S2 = sum_p q_p w_p^2``."""
+    Qt = A.sum(axis=1)[:, None]
+    first = mem.g1 * (A @ mem.Uc) + mem.g2 * (B @ mem.Vc)  # G * sum_p q_p w_p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(Qt > 0, first / (mem.G * Qt), 0.0)
+    var = S2 - Qt * mean * mean
+    np.maximum(var, 0.0, out=var)
+    diff = Xc - mean
+    return Qt * diff * diff + var
 
 
 class TimesEnsemble(BaseEnsembleDetector):
@@ -601,7 +622,7 @@ class TimesEnsemble(BaseEnsembleDetector):
             dropped = np.flatnonzero(~keep[r])
             F = dropped if dropped.size <= kept.size else kept
             if self._is_local():
-                diff = Uc[pi][:, F] - Vc[pj][:, F]
+                diff = Uc[np.ix_(pi, F)] - Vc[np.ix_(pj, F)]
                 part = np.einsum("ij,ij->i", diff, diff)
             else:
                 UF, VF = Uc[:, F], Vc[:, F]

@@ -7,7 +7,15 @@ explanation points at the real anomaly (the Clever Hans audit).
 
 from ._audit import audit
 from .detectors import KDEDetector, OCSVMDetector
+from .ensemble import BaggedDetector, TimesEnsemble
 
 __version__ = "0.1.0"
 
-__all__ = ["KDEDetector", "OCSVMDetector", "audit", "__version__"]
+__all__ = [
+    "KDEDetector",
+    "OCSVMDetector",
+    "BaggedDetector",
+    "TimesEnsemble",
+    "audit",
+    "__version__",
+]

@@ -3,6 +3,9 @@
 Estimators never branch on the backend: they ask :func:`get` for an object
 with the methods of :class:`~skexplain_ad.backends._numpy.NumpyBackend`
 (``prepare`` once per call, then ``softmin`` once per row chunk) and call it.
+Models made of several soft-min models (the ensembles) use
+``softmin_distances`` per chunk instead: each member's outlierness and its
+distance block, from which they form their own pooling.
 
 Backends are registered by name and imported on first use, so that importing
 :mod:`skexplain_ad` imports neither numba's compiler nor torch.

@@ -101,6 +101,42 @@ class NumpyBackend:
         R = _relevance_from_q(G, Xc, prep["UU2"])
         return o.astype(prep["dtype"], copy=False), R
 
+    def softmin_distances(self, X, prep):
+        """Outlierness and squared distances of one chunk of queries.
+
+        The distance layer and the pooled output of the soft-min model, for
+        models that combine several soft-min models (the ensembles of
+        :mod:`skexplain_ad.ensemble`): they need ``d_i^2`` and, from it,
+        ``p_i = exp(o - g d_i^2 + lw_i)`` of each member to form their own
+        pooling.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        prep : dict
+            From :meth:`prepare`.
+
+        Returns
+        -------
+        o : ndarray of shape (n,), float64
+        D2 : ndarray of shape (n, m), float64
+            ``||x - u_i||^2``, clipped at 0 (computed in the dtype of
+            ``prep``, so float32 queries give float32-accurate distances).
+        """
+        Xc = np.asarray(X, dtype=prep["dtype"]) - prep["center"]
+        xsq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
+        G = Xc @ prep["U"].T
+        o = np.empty(Xc.shape[0], dtype=np.float64)
+        D2 = self._distances(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o)
+        return o, D2
+
+    def _distances(self, G, xsq, usq, lw, gamma, o):
+        """Squared distances from the cross terms ``G``; writes ``o``."""
+        D2 = xsq[:, None] + usq[None, :] - 2.0 * G
+        np.maximum(D2, 0.0, out=D2)
+        o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
+        return D2
+
     def _pool(self, G, xsq, usq, lw, gamma, o, want_q):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 

@@ -1,0 +1,264 @@
+"""What both ensembles share: named members, splitting X, member access.
+
+The members are given as in scikit-learn's heterogeneous ensembles
+(:class:`sklearn.ensemble.VotingClassifier`): a list of ``(name, detector)``
+pairs, whose parameters are reachable as ``name__param`` through
+:class:`sklearn.utils.metaestimators._BaseComposition`. Fitting clones each
+member and fits it on all of ``X`` (``split=False``, the paper's bag) or on
+its own part of ``X`` (``split=True``, [T] ch. 3: C1 and C2 on two halves of
+the training digits).
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.base import MetaEstimatorMixin, _fit_context, clone
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.metaestimators import _BaseComposition
+
+from ..base import BaseDetector, chunk_n_rows
+
+__all__ = []
+
+_SOFTMIN_ATTRS = ("templates_", "log_weights_", "gamma_")
+
+
+def split_indices(n_samples, n_parts, random_state):
+    """Shuffled row indices of ``n_parts`` disjoint parts of ``range(n_samples)``.
+
+    Part sizes differ by at most one ([T] Sec. 3.3: ``0 <= |T1| - |T2| <= 1``);
+    the rows of each part keep their order in ``X``.
+
+    Parameters
+    ----------
+    n_samples : int
+    n_parts : int
+    random_state : int, RandomState instance or None
+
+    Returns
+    -------
+    parts : list of ndarray of int
+
+    Examples
+    --------
+    >>> from skexplain_ad.ensemble._base import split_indices
+    >>> [len(p) for p in split_indices(7, 2, random_state=0)]
+    [4, 3]
+    """
+    perm = check_random_state(random_state).permutation(n_samples)
+    return [np.sort(part) for part in np.array_split(perm, n_parts)]
+
+
+def member_outlier_score(est, X):
+    """Outlierness of a fitted member: ``outlier_score`` or ``-score_samples``."""
+    if hasattr(est, "outlier_score"):
+        return np.asarray(est.outlier_score(X))
+    return -np.asarray(est.score_samples(X))
+
+
+def softmin_params(est):
+    """``(templates, log_weights, gamma)`` of a fitted soft-min member, else None."""
+    if not all(hasattr(est, a) for a in _SOFTMIN_ATTRS):
+        return None
+    U = np.asarray(est.templates_, dtype=np.float64)
+    lw = np.asarray(est.log_weights_, dtype=np.float64).ravel()
+    return U, lw, float(est.gamma_)
+
+
+def masked_sq_distances(X, keep, U):
+    """``sum_{j kept} (x_j - u_ij)^2`` for per-row feature masks, float64 (n, m).
+
+    Two GEMMs, ``(X*keep) @ U.T`` and ``keep @ (U**2).T``, on coordinates
+    centred at the templates' mean (it shrinks the norms, and so the
+    cancellation); clipped at 0. All features dropped gives exactly 0.
+    """
+    c = U.mean(axis=0)
+    Uc = U - c
+    K = np.asarray(keep, dtype=np.float64)
+    Xk = (np.asarray(X, dtype=np.float64) - c) * K
+    D2 = np.einsum("ij,ij->i", Xk, Xk)[:, None] + K @ (Uc * Uc).T - 2.0 * (Xk @ Uc.T)
+    np.maximum(D2, 0.0, out=D2)
+    return D2
+
+
+def check_subset_X(est, X):
+    """Float64 ``X`` of the fitted width, for ``_outlier_score_subset``."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != est.n_features_in_:
+        raise ValueError(
+            f"X has shape {X.shape}, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    return X
+
+
+def check_keep(X, keep):
+    """Validate the boolean mask of ``_outlier_score_subset``."""
+    keep = np.asarray(keep)
+    if keep.shape != X.shape or keep.dtype != bool:
+        raise ValueError(
+            f"keep must be a boolean array of the shape of X {X.shape}; got "
+            f"dtype {keep.dtype} and shape {keep.shape}."
+        )
+    return keep
+
+
+class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
+    """Base of :class:`BaggedDetector` and :class:`TimesEnsemble` (not public).
+
+    A subclass sets ``_min_members`` / ``_max_members`` and implements
+    ``_fit_ensemble(X)`` after the members are fitted, plus the usual
+    ``_outlier_score`` and ``_explain``.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseDetector._parameter_constraints,
+        "estimators": [list],
+        "split": ["boolean"],
+        "random_state": ["random_state"],
+    }
+    _min_members = 2
+    _max_members = None
+
+    @property
+    def named_estimators(self):
+        """The (unfitted) members by name.
+
+        Returns
+        -------
+        :class:`~sklearn.utils.Bunch`
+        """
+        return Bunch(**dict(self.estimators))
+
+    def get_params(self, deep=True):
+        """Parameters of the ensemble and, with ``deep``, of its members.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return ``name`` (the member) and ``name__param`` entries.
+
+        Returns
+        -------
+        params : dict
+        """
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, including the members' as ``name__param``.
+
+        Parameters
+        ----------
+        **params : dict
+            Ensemble parameters, ``name`` to replace a member, or
+            ``name__param`` for a member's parameter.
+
+        Returns
+        -------
+        self : object
+        """
+        self._set_params("estimators", **params)
+        return self
+
+    # The base's fit skips nested parameter validation; here the members'
+    # own fit must validate their parameters, as in sklearn's meta-estimators.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the members, then the ensemble's pooling and ``offset_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (mostly normal); images flattened.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted ensemble.
+        """
+        return BaseDetector.fit.__wrapped__(self, X, y)
+
+    def _validate_estimators(self):
+        cls = type(self).__name__
+        est_list = self.estimators
+        if not all(
+            isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)
+            for item in est_list
+        ):
+            raise ValueError(
+                f"{cls}: estimators must be a list of (str, detector) pairs; got "
+                f"{est_list!r}."
+            )
+        n = len(est_list)
+        lo, hi = self._min_members, self._max_members
+        if n < lo or (hi is not None and n > hi):
+            want = f"exactly {lo}" if lo == hi else f"at least {lo}"
+            raise ValueError(
+                f"{cls} needs {want} members in estimators; got {n}: "
+                f"{[name for name, _ in est_list]}."
+            )
+        names, ests = zip(*est_list)
+        self._validate_names(names)
+        self._check_estimators_are_instances(ests)
+        for name, est in zip(names, ests):
+            if not hasattr(est, "fit") or not hasattr(est, "explain"):
+                raise ValueError(
+                    f"{cls}: member {name!r} ({type(est).__name__}) must be a "
+                    "detector with fit and explain methods."
+                )
+        return list(names), list(ests)
+
+    def _fit(self, X):
+        names, ests = self._validate_estimators()
+        n = X.shape[0]
+        if self.split:
+            if n < len(ests):
+                raise ValueError(
+                    f"{type(self).__name__}(split=True) gives each of the "
+                    f"{len(ests)} members its own part of X; got only "
+                    f"n_samples={n}."
+                )
+            parts = split_indices(n, len(ests), self.random_state)
+        else:
+            parts = [slice(None)] * len(ests)
+        self.estimators_ = [clone(est).fit(X[part]) for est, part in zip(ests, parts)]
+        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self._fit_ensemble(X)
+
+    def _fit_ensemble(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def supports_subset(est):
+    """Whether :func:`member_outlier_score_subset` can score ``est``."""
+    from .._softmin import BaseSoftminDetector
+
+    return (
+        hasattr(est, "_outlier_score_subset")
+        or isinstance(est, BaseSoftminDetector)
+        or softmin_params(est) is not None
+    )
+
+
+def member_outlier_score_subset(est, X, keep):
+    """Outlierness of a fitted member with only the ``keep`` features ([T] eq. 1.16).
+
+    The member's own ``_outlier_score_subset`` where it has one; for a
+    soft-min member ``o_K(x) = -log sum_i exp(lw_i - g sum_{j in K} (x_j - u_ij)^2)``,
+    float64, in row chunks.
+    """
+    if hasattr(est, "_outlier_score_subset"):
+        return np.asarray(est._outlier_score_subset(X, keep), dtype=np.float64)
+    U, lw, g = softmin_params(est)
+    out = np.empty(X.shape[0])
+    step = chunk_n_rows(8 * (3 * U.shape[0] + 2 * X.shape[1]), X.shape[0])
+    for s in range(0, X.shape[0], step):
+        D2 = masked_sq_distances(X[s : s + step], keep[s : s + step], U)
+        out[s : s + step] = np.maximum(-logsumexp(lw - g * D2, axis=1), 0.0)
+    return out

@@ -1,0 +1,223 @@
+r"""Bagging: average pooling over member detectors, explained layer by layer.
+
+[T] eq. 2.1-2.3 (plain mean, "neural network 1"); [P] Sec. 5 (members'
+outlierness standardised over the training data) and App. A.1 (relevance
+through an average-pooling layer):
+
+.. math::
+
+    o(x) = \sum_k w_k\,(o_k(x) - \mu_k), \qquad R(x) = \sum_k w_k\,R_k(x),
+
+with :math:`w_k = 1/(K\sigma_k)` (standardised) or :math:`w_k = 1/K`,
+:math:`\mu_k = 0` (plain mean). The pooling layer is linear, so its deep
+Taylor decomposition at the root point :math:`o_k = 0` sends
+:math:`w_k o_k` to member :math:`k`, which explains it with its own rule;
+the :math:`\mu_k` are biases and get no relevance. Rewriting the plain mean
+of two soft-min models as one soft-min over pairs ([T] eq. 2.4-2.5,
+"network 2") gives the same relevance ([T] App. A.4), so bagging a model
+with itself changes nothing.
+"""
+
+import numpy as np
+from sklearn.utils._available_if import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import (
+    BaseEnsembleDetector,
+    check_keep,
+    check_subset_X,
+    member_outlier_score,
+    member_outlier_score_subset,
+    supports_subset,
+)
+
+__all__ = ["BaggedDetector"]
+
+
+def _members_support_subset(self):
+    members = getattr(self, "estimators_", None)
+    if members is None:
+        members = [est for _, est in self.estimators]
+    return all(supports_subset(est) for est in members)
+
+
+class BaggedDetector(BaseEnsembleDetector):
+    r"""Average pooling over explainable detectors (bagging), explained by LRP.
+
+    The outlierness is a weighted mean of the members' outlierness ([P]
+    Sec. 5; [T] eq. 2.2), and the explanation the same weighted mean of
+    the members' explanations ([P] App. A.1; [T] eq. 2.3).
+
+    Parameters
+    ----------
+    estimators : list of (str, detector) tuples
+        The members, e.g. ``[("kde", KDEDetector()), ("svm", OCSVMDetector())]``;
+        any detector with ``fit``, ``explain`` and ``outlier_score`` (or
+        ``score_samples``). They are cloned; their parameters are reachable as
+        ``name__param`` (``set_params``, ``GridSearchCV``). At least two.
+    standardize : bool, default=True
+        ``True`` ([P] Sec. 5): each member's outlierness is standardised by
+        its mean ``mu_k`` and standard deviation ``sigma_k`` over the
+        training data, ``o = sum_k (o_k - mu_k) / (K sigma_k)``; ``o`` can
+        then be negative. ``False`` ([T] eq. 2.2): the plain mean
+        ``o = sum_k o_k / K``.
+    split : bool, default=False
+        ``False`` fits every member on all of ``X`` (the paper's bag).
+        ``True`` fits member ``k`` on the ``k``-th of ``K`` disjoint,
+        shuffled parts of ``X`` whose sizes differ by at most one ([T] ch. 3).
+    contamination : float in (0, 0.5], default=0.1
+        Expected share of outliers in the training data; sets ``offset_``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffle of ``split=True``.
+
+    Attributes
+    ----------
+    estimators_ : list of detectors
+        The fitted members, in the order of ``estimators``.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The fitted members by name.
+    weights_ : ndarray of shape (n_members,)
+        ``w_k``: ``1 / (K sigma_k)``, or ``1 / K`` without standardising.
+    means_ : ndarray of shape (n_members,)
+        ``mu_k``, the members' mean training outlierness (zeros without
+        standardising).
+    scales_ : ndarray of shape (n_members,)
+        ``sigma_k`` (ones without standardising). A member constant on the
+        training data up to round-off (``sigma_k <= 1.5e-8 |mu_k|``) gets 1,
+        as constant features in :class:`sklearn.preprocessing.StandardScaler`.
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    TimesEnsemble : two soft-min members fused into one soft-min model.
+
+    Notes
+    -----
+    ``outlier_score`` is :math:`o(x) = \sum_k w_k (o_k(x) - \mu_k)` and
+    ``score_samples`` is :math:`-o(x)`. With ``standardize=True``,
+    :math:`o` is centred on the training data, so it is negative for
+    typical inliers; only its order matters for detection.
+
+    ``explain`` returns :math:`R = \sum_k w_k R_k`. It is non-negative
+    wherever the members' relevances are, and each row sums to
+    :math:`\sum_k w_k \sum_j R_{k,j} \le \sum_k w_k o_k = o + \sum_k w_k \mu_k`,
+    with equality where every member conserves its own outlierness. The
+    biases :math:`w_k \mu_k` get no relevance ([P] App. A.1).
+
+    Bagging a model with itself changes nothing: the members are equal, so
+    :math:`o = (o_1 - \mu_1)/\sigma_1` (standardised) or :math:`o = o_1`,
+    and :math:`R = R_1/\sigma_1` or :math:`R = R_1` ([T] Sec. 2.1.2,
+    App. A.4, "C + C is C").
+
+    ``_outlier_score_subset(X, keep)`` (exact pixel flipping, [T]
+    eq. 1.16) is :math:`\sum_k w_k (o_{k,K}(x) - \mu_k)` with each member's
+    outlierness on the kept features only: the member's own
+    ``_outlier_score_subset``, or for soft-min members
+    :math:`-\log\sum_i \exp(\ell_i - g \sum_{j \in K} (x_j - u_{ij})^2)`. It
+    exists only when every member supports it.
+
+    References
+    ----------
+    .. [P] J. Kauffmann, L. Ruff, G. Montavon, K.-R. Müller, "The Clever Hans
+       Effect in Anomaly Detection", 2020. Sec. 5, App. A.1.
+    .. [T] Z. Chen, "Explaining Anomalies by Taylor-Based Decomposition of
+       Outlier-Ensembles", master's thesis, TU Berlin, 2021. Eq. 2.1-2.5,
+       App. A.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector
+    >>> X = np.random.RandomState(0).normal(size=(100, 3))
+    >>> bag = BaggedDetector(
+    ...     [("kde", KDEDetector(gamma=0.5)), ("svm", OCSVMDetector(gamma=0.2, nu=0.2))]
+    ... ).fit(X)
+    >>> x_out = np.array([[0.0, 0.0, 6.0]])
+    >>> bag.predict(x_out)
+    array([-1])
+    >>> int(bag.explain(x_out).argmax())          # the third feature
+    2
+    >>> bag.set_params(kde__gamma=1.0).named_estimators["kde"].gamma
+    1.0
+    """
+
+    _parameter_constraints = {
+        **BaseEnsembleDetector._parameter_constraints,
+        "standardize": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        estimators,
+        *,
+        standardize=True,
+        split=False,
+        contamination=0.1,
+        random_state=None,
+    ):
+        self.estimators = estimators
+        self.standardize = standardize
+        self.split = split
+        self.contamination = contamination
+        self.random_state = random_state
+
+    def _fit_ensemble(self, X):
+        n_members = len(self.estimators_)
+        if self.standardize:
+            O = np.column_stack(
+                [member_outlier_score(est, X).astype(np.float64) for est in self.estimators_]
+            )
+            self.means_ = O.mean(axis=0)
+            sd = O.std(axis=0)
+            # a member constant on the training data up to round-off is not
+            # scaled: 1 / sigma would blow the round-off up. The round-off of
+            # a soft-min score grows with gamma * ||x||^2, not only with |o|,
+            # so the bound is generous: half the float64 digits.
+            rel = np.sqrt(np.finfo(np.float64).eps)
+            const = ~(sd > rel * np.maximum(np.abs(self.means_), 1e-300))
+            self.scales_ = np.where(const, 1.0, sd)
+        else:
+            self.means_ = np.zeros(n_members)
+            self.scales_ = np.ones(n_members)
+        self.weights_ = 1.0 / (n_members * self.scales_)
+
+    def _outlier_score(self, X):
+        o = np.zeros(X.shape[0])
+        for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
+            o += w * (member_outlier_score(est, X).astype(np.float64) - mu)
+        return o.astype(X.dtype, copy=False)
+
+    def _explain(self, X):
+        R = np.zeros(X.shape, dtype=np.float64)
+        for w, est in zip(self.weights_, self.estimators_):
+            R += w * np.asarray(est.explain(X), dtype=np.float64)
+        return R.astype(X.dtype, copy=False)
+
+    @available_if(_members_support_subset)
+    def _outlier_score_subset(self, X, keep):
+        """Outlierness with only the features in ``keep`` ([T] eq. 1.16).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+        keep : ndarray of bool, shape (n_samples, n_features)
+            ``True`` where a feature is kept.
+
+        Returns
+        -------
+        o : ndarray of shape (n_samples,), float64
+            ``sum_k w_k (o_{k,keep}(x) - mu_k)`` (class Notes).
+        """
+        check_is_fitted(self)
+        X = check_subset_X(self, X)
+        keep = check_keep(X, keep)
+        o = np.zeros(X.shape[0])
+        for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
+            o += w * (member_outlier_score_subset(est, X, keep) - mu)
+        return o

@@ -132,3 +132,21 @@ def test_plotting_headless():
     f = np.linspace(0, 1, 4)
     fig = plot_pixel_flipping({"a": (f, 1 - f, 1 - f), "b": (f, 1 - f, 1 - f)})
     assert len(fig.axes[0].lines) == 4
+
+
+def test_bagging_a_detector_with_itself_changes_nothing():
+    # [T] App. A.4 (NN1 = NN2): C + C == C, so the audit's ROC and cosine agree
+    from skexplain_ad import BaggedDetector, KDEDetector
+    from skexplain_ad.datasets import make_mnist_c
+    from skexplain_ad.metrics import detection_auc, explanation_accuracy
+
+    ds = make_mnist_c(["dotted_line"], n_inliers=200, n_outliers_per_corruption=20,
+                      source="digits", random_state=0)
+    kde = KDEDetector(gamma=0.05).fit(ds.data_train)
+    bag = BaggedDetector([("a", KDEDetector(gamma=0.05)), ("b", KDEDetector(gamma=0.05))],
+                         standardize=False).fit(ds.data_train)
+    out = ds.target == -1
+    assert detection_auc(ds.target, kde.outlier_score(ds.data)) == pytest.approx(
+        detection_auc(ds.target, bag.outlier_score(ds.data)), abs=1e-12)
+    assert explanation_accuracy(kde.explain(ds.data[out]), ds.masks[out]) == pytest.approx(
+        explanation_accuracy(bag.explain(ds.data[out]), ds.masks[out]), rel=1e-10)

@@ -75,12 +75,18 @@ RTOL = {np.float64: 1e-7, np.float32: 1e-4}
 REL_R = {np.float64: 1e-9, np.float32: 1e-4}
 
 
-def _noise(X, U, gamma, dtype):
-    """Per-row round-off scale of o: 8 eps g (|x_c|^2 + max_i |u_c|^2)."""
+def _noise(X, U, gamma, dtype, lw=None):
+    """Per-row round-off scale of o: 8 eps g (|x_c|^2 + max_i |u_c|^2), plus
+    the normalisation error of the log-weights (logsumexp(lw) = 0 only to
+    round-off; o is clipped at 0), which alone limits o where all distances
+    vanish."""
     c = np.asarray(U, dtype=np.float64).mean(axis=0)
     xs = ((np.asarray(X, dtype=np.float64) - c) ** 2).sum(axis=1)
     us = ((np.asarray(U, dtype=np.float64) - c) ** 2).sum(axis=1).max()
-    return 8 * np.finfo(dtype).eps * gamma * (xs + us)
+    lw_err = 4 * np.finfo(np.float64).eps * (1 + np.log(len(U)))
+    if lw is not None:
+        lw_err += abs(float(np.logaddexp.reduce(np.asarray(lw, dtype=np.longdouble))))
+    return 8 * np.finfo(dtype).eps * gamma * (xs + us) + lw_err
 
 
 def assert_within(actual, desired, *, rtol, atol):
@@ -101,7 +107,7 @@ def assert_within(actual, desired, *, rtol, atol):
 def assert_matches_slow(o, R, X, U, lw, gamma, dtype):
     """``(o, R)`` of the package match :func:`softmin_slow` on the same inputs."""
     o_ref, R_ref = softmin_slow(X, U, lw, gamma)
-    noise = _noise(X, U, gamma, dtype)
+    noise = _noise(X, U, gamma, dtype, lw)
     assert_within(o, o_ref, rtol=RTOL[dtype], atol=noise)
     if R is not None:
         row_atol = REL_R[dtype] * np.abs(o_ref) + noise * (1 + np.abs(o_ref))

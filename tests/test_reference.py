@@ -363,6 +363,28 @@ def test_extreme_gamma_finite_and_correct(gamma, standardise, dtype, backend):
     assert_matches_slow(o, R, Q, A, lw, gamma, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_far_query_float32_regression(backend, dtype):
+    """Regression: with float32 queries and g d^2 past ~1e10 (a query 1e5
+    sigma out), the numba pass recomputed h from d^2 rounded to float32, so
+    every exp(hmin - h) underflowed: o came out 0 (the most abnormal query
+    scored as the most normal) with NaN relevance, or ZeroDivisionError."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 10)).astype(dtype)
+    Q = np.vstack([np.full((1, 10), 3e5), np.full((1, 10), -1e6), rng.normal(size=(2, 10))])
+    Q = Q.astype(dtype)
+    det = KDEDetector(gamma="scale", backend=backend).fit(X)
+    o, R = det.outlier_score(Q), det.explain(Q)
+    assert np.all(np.isfinite(R)) and o[0] > 1e10 and o[1] > 1e11
+    assert_matches_slow(o, R, Q, det.templates_, det.log_weights_, det.gamma_, dtype)
+    # the same through a template on the query's side: a sum of > 1 terms
+    U = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=dtype)
+    far = np.array([[1e6, 1e6]], dtype=dtype)
+    lw = np.full(3, -np.log(3))
+    o, R = softmin_relevance(far, U, lw, 1.0, backend=backend)
+    assert_matches_slow(o, R, far, U, lw, 1.0, dtype)
+
+
 @pytest.mark.parametrize("gamma", [1e-8, 1e4])
 @pytest.mark.parametrize("Det", [KDEDetector, OCSVMDetector])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -385,6 +385,25 @@ def test_far_query_float32_regression(backend, dtype):
     assert_matches_slow(o, R, far, U, lw, 1.0, dtype)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conservation_holds_for_large_outlierness(backend, dtype):
+    """Regression: the numpy backend took p_i = exp(o - h_i) unnormalised;
+    o - h_i cancels two numbers of size o, so sum_i p_i was 1 only to
+    ~ eps o and sum R exceeded o by that much (0.3 % at o = 1e14). Equidistant
+    templates conserve exactly: sum R = o = g d^2, with p_i = w_i."""
+    U = np.zeros((3, 2))
+    U[2] = [2e7, 0.0]  # x halfway: all three at the same distance
+    lw = np.log([0.5, 0.3, 0.2])
+    for x1 in (1e3, 1e5, 1e7):
+        X = np.array([[x1, 0.0]], dtype=dtype)
+        U[2, 0] = 2 * x1
+        o, R = softmin_relevance(X, U.astype(dtype), lw, 1.0, backend=backend)
+        rtol = 8 * np.finfo(dtype).eps
+        assert_allclose(o, x1**2, rtol=rtol)
+        assert_allclose(R.sum(1, dtype=np.float64), o, rtol=rtol)
+        assert_allclose(R[0, 1], 0.0, atol=rtol * o[0])
+
+
 @pytest.mark.parametrize("gamma", [1e-8, 1e4])
 @pytest.mark.parametrize("Det", [KDEDetector, OCSVMDetector])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

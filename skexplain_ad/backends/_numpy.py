@@ -5,7 +5,7 @@ The soft-min model ([T] eq. 1.3, [P] Eq. (1)) on one chunk of queries::
     d_i^2 = ||x - u_i||^2 = ||x||^2 + ||u_i||^2 - 2 x . u_i     (one GEMM)
     h_i   = g d_i^2 - lw_i
     o     = -log sum_i exp(-h_i)                          (soft-min pooling)
-    p_i   = exp(o - h_i)                                  (soft-argmin, [T] eq. 1.9)
+    p_i   = exp(o - h_i), renormalised to sum 1           (soft-argmin, [T] eq. 1.9)
     q_i   = p_i min(o, g d_i^2) / d_i^2                   ([T] eq. 1.13-1.14)
     R_j   = sum_i q_i (x_j - u_ij)^2
 
@@ -148,7 +148,11 @@ class NumpyBackend:
         H = gamma * D2 - lw
         o[:] = np.maximum(-logsumexp(-H, axis=1), 0.0)
         if want_q:
+            # exp(o - H) sums to 1 only to ~ eps |o| (o - H_i cancels two
+            # numbers of size o): normalise, as the numba pass does by
+            # construction, or sum R exceeds o by a relative ~ eps o.
             P = np.exp(o[:, None] - H)
+            P /= P.sum(axis=1, keepdims=True)
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(gamma * D2 <= o[:, None], gamma, o[:, None] / D2)
             G[...] = P * scale

@@ -1,0 +1,53 @@
+"""Shared fixtures: the compute backends and soft-min models with corner cases."""
+
+import numpy as np
+import pytest
+
+from skexplain_ad import backends
+from skexplain_ad._softmin import normalize_log_weights
+
+
+@pytest.fixture(params=backends.available())
+def backend(request):
+    """Every backend whose dependencies are importable."""
+    return request.param
+
+
+def _softmin_case(name):
+    """``(X, U, lw, gamma)``: queries, templates, log-weights, stiffness."""
+    rng = np.random.RandomState(0)
+    U = rng.rand(30, 6)
+    X = np.vstack([rng.rand(5, 6), rng.rand(2, 6) + 2.0])  # near and far queries
+    w = rng.rand(30) + 0.05
+    gamma = 3.0
+    if name == "on_template":  # d_i = 0 for one i, and d_i tiny
+        X = np.vstack([U[[0, 7, 29]], U[3] + 1e-6, X[:2]])
+    elif name == "duplicates":  # templates 10..19 repeat 0..9; queries on them
+        U[10:20] = U[:10]
+        X = np.vstack([U[[2, 12]], X])
+    elif name == "single_template":  # o = g d^2, R_j = g (x_j - u_j)^2
+        U, w = U[:1], w[:1]
+        X = np.vstack([U, X])
+    elif name == "constant_column":  # no relevance there unless x leaves it
+        U[:, 2] = 0.7
+        X[:4, 2] = 0.7
+    elif name == "zero_weights":  # templates with weight 0 (log-weight -inf)
+        w[::3] = 0.0
+        X = np.vstack([U[[0, 1]], X])  # on a zero-weight and a weighted one
+    elif name == "large_gamma":  # one template dominates each query
+        gamma = 200.0
+    elif name == "zero_rows":
+        X = X[:0]
+    return X, U, normalize_log_weights(weights=w), gamma
+
+
+SOFTMIN_CASES = [
+    "random", "on_template", "duplicates", "single_template",
+    "constant_column", "zero_weights", "large_gamma", "zero_rows",
+]
+
+
+@pytest.fixture(params=SOFTMIN_CASES)
+def softmin_case(request):
+    """A soft-min model and queries, one corner case per parameter."""
+    return _softmin_case(request.param)

@@ -15,7 +15,7 @@ stiffness :math:`g`,
 
 with :math:`d_i^2 = \|x-u_i\|^2` and the term taken as 0 where :math:`d_i=0`.
 
-Properties (tested in ``tests/test_softmin.py``):
+Properties (tested in ``tests/test_reference.py`` and ``tests/test_properties.py``):
 
 - :math:`o(x) \ge 0`, since :math:`g d_i^2 \ge 0` and the weights sum to one.
 - :math:`R_j \ge 0` and :math:`\sum_j R_j = \sum_i p_i \min(o, g d_i^2) \le o`.

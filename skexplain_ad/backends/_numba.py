@@ -72,8 +72,3 @@ class NumbaBackend(NumpyBackend):
 
     def _pool(self, G, xsq, usq, lw, gamma, o, want_q):
         _softmin_pool(G, xsq, usq, lw, gamma, o, want_q)
-
-    def _distances(self, G, xsq, usq, lw, gamma, o):
-        # pass 1 of the kernel leaves the squared distances in G
-        _softmin_pool(G, xsq, usq, lw, gamma, o, False)
-        return G.astype(np.float64, copy=False)

@@ -79,7 +79,11 @@ class KDEDetector(BaseSoftminDetector):
 
     It is non-negative and sums to at most :math:`o(x)`, exactly to
     :math:`o(x)` where :math:`o(x) \le \gamma d_i^2` for every training point
-    that carries weight (a query away from the data).
+    that carries weight. For uniform weights
+    :math:`\gamma \min_i d_i^2 \le o(x) \le \gamma \min_i d_i^2 + \log m`, so this
+    holds exactly only for a query equidistant from the training points;
+    the shortfall is the part of :math:`o` due to the log-weights
+    ([T] eq. 1.13's :math:`\max(0, D_i)`), at most :math:`\log m`.
 
     ``score`` is the mean log-likelihood of the *normalised* Gaussian KDE,
     equal to :meth:`sklearn.neighbors.KernelDensity.score` divided by the

@@ -258,7 +258,8 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     >>> from skexplain_ad.model_selection import likelihood_gamma
     >>> X = np.random.RandomState(0).normal(size=(200, 2))
     >>> g = likelihood_gamma(X, random_state=0)
-    >>> 0.5 < 1 / np.sqrt(2 * g) < 1.0   # a bandwidth near Scott's 0.41 * 2 ... 1
+    >>> h = 1 / np.sqrt(2 * g)         # the bandwidth, near Scott's n**(-1/6) = 0.41
+    >>> bool(0.3 < h < 0.5)
     True
     """
     X = check_array(X, dtype=np.float64, ensure_min_samples=2)

@@ -290,6 +290,9 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     return float(np.exp(t))
 
 
+#: Heuristic name -> ``f(X, random_state=None)`` returning ``gamma``: the
+#: string values the detectors' ``gamma`` parameter accepts
+#: (:func:`resolve_gamma`).
 GAMMA_HEURISTICS = {
     "scale": lambda X, random_state=None: scale_gamma(X),
     "knn_mass": lambda X, random_state=None: knn_mass_gamma(X),

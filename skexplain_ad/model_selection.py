@@ -304,7 +304,8 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     >>> from skexplain_ad.model_selection import likelihood_gamma
     >>> X = np.random.RandomState(0).normal(size=(200, 2))
     >>> g = likelihood_gamma(X, random_state=0)
-    >>> bool(0.2 < 1 / np.sqrt(2 * g) < 0.7)  # bandwidth; Scott's rule gives 0.41
+    >>> h = 1 / np.sqrt(2 * g)         # the bandwidth, near Scott's n**(-1/6) = 0.41
+    >>> bool(0.3 < h < 0.5)
     True
     """
     X_in = X
@@ -355,6 +356,9 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     return float(np.exp(t))
 
 
+#: Heuristic name -> ``f(X, random_state=None)`` returning ``gamma``: the
+#: string values the detectors' ``gamma`` parameter accepts
+#: (:func:`resolve_gamma`).
 GAMMA_HEURISTICS = {
     "scale": lambda X, random_state=None: scale_gamma(X),
     "knn_mass": lambda X, random_state=None: knn_mass_gamma(X),

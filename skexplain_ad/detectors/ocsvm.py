@@ -68,7 +68,7 @@ class OCSVMDetector(BaseSoftminDetector):
     n_iter_ : int
         Iterations the SVM solver ran.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when ``X`` has string column names.
 
     See Also

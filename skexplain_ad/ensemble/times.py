@@ -398,7 +398,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         ``decision_function = score_samples - offset_``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column
         names.
 
@@ -410,7 +410,7 @@ class TimesEnsemble(BaseEnsembleDetector):
     -----
     ``outlier_score`` is :math:`o_t = o_1 + o_2 + \log\alpha` (global), from
     the members in O(m + n) per sample, or :math:`(o_{t1} + o_{t2})/2`
-    (local), in O(m + n + |N_1 \cup N_2|) after the members' distances.
+    (local), in :math:`O(m + n + |N_1 \cup N_2|)` after the members' distances.
     Both are non-negative.
 
     ``explain`` returns [T] eq. 2.9 (global) or eq. 2.15 (local): non-negative,
@@ -429,7 +429,7 @@ class TimesEnsemble(BaseEnsembleDetector):
     :math:`o_K = \log\alpha - \log\sum_{ij} e^{\ell_i + \ell'_j - g_1 d_{i,K}^2
     - g_2 d'^2_{j,K} - c\|u_i - u'_j\|^2_{\bar K}}` (the weights :math:`\beta`
     keep their full-dimensional pair distances), so :math:`o_K = o_t` with
-    all features and 0 with none (global). It costs O(m n min(|K|, d - |K|))
+    all features and 0 with none (global). It costs :math:`O(m n \min(|K|, d - |K|))`
     per sample.
 
     References

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from skexplain_ad import KDEDetector, OCSVMDetector  # noqa: E402
+from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble  # noqa: E402
 
 METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "explain"]
 
@@ -32,7 +32,14 @@ def client():
 def fitted():
     rng = np.random.RandomState(0)
     X = rng.rand(150, 12)
-    return [KDEDetector(gamma=0.7).fit(X), OCSVMDetector(gamma=0.7, nu=0.3).fit(X)]
+    members = [("a", KDEDetector(gamma=0.7)), ("b", OCSVMDetector(gamma=0.5, nu=0.3))]
+    return [
+        KDEDetector(gamma=0.7).fit(X),
+        OCSVMDetector(gamma=0.7, nu=0.3).fit(X),
+        BaggedDetector(members, random_state=0).fit(X),
+        TimesEnsemble(members, random_state=0).fit(X),
+        TimesEnsemble(members, k=3, l=3, random_state=0).fit(X),
+    ]
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -51,3 +51,43 @@ SOFTMIN_CASES = [
 def softmin_case(request):
     """A soft-min model and queries, one corner case per parameter."""
     return _softmin_case(request.param)
+
+
+# ------------------------------------------------------------------ MVTec AD
+
+
+def _save(path, array):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+@pytest.fixture
+def save_png():
+    """Write a uint8 array as a PNG file, creating its folder."""
+    return _save
+
+
+@pytest.fixture
+def mvtec_root(tmp_path):
+    """A tiny MVTec AD tree: category 'wood', 40 x 40 RGB images."""
+    rng = np.random.RandomState(0)
+    cat = tmp_path / "mvtec" / "wood"
+
+    def rgb():
+        return rng.randint(60, 200, size=(40, 40, 3)).astype(np.uint8)
+
+    for i in range(3):
+        _save(cat / "train" / "good" / f"{i:03d}.png", rgb())
+    for i in range(2):
+        _save(cat / "test" / "good" / f"{i:03d}.png", rgb())
+    for defect, box in [("scratch", (slice(4, 8), slice(0, 40))),
+                        ("hole", (slice(20, 30), slice(20, 30)))]:
+        for i in range(2):
+            _save(cat / "test" / defect / f"{i:03d}.png", rgb())
+            mask = np.zeros((40, 40), dtype=np.uint8)
+            mask[box] = 255
+            _save(cat / "ground_truth" / defect / f"{i:03d}_mask.png", mask)
+    (cat / "readme.txt").write_text("not an image")
+    return tmp_path / "mvtec"

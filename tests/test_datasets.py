@@ -475,37 +475,6 @@ def test_plant_defect_bad_input():
 # ------------------------------------------------------------------ MVTec AD
 
 
-def _save(path, array):
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
-@pytest.fixture
-def mvtec_root(tmp_path):
-    """A tiny MVTec AD tree: category 'wood', 40 x 40 RGB images."""
-    rng = np.random.RandomState(0)
-    cat = tmp_path / "mvtec" / "wood"
-
-    def rgb():
-        return rng.randint(60, 200, size=(40, 40, 3)).astype(np.uint8)
-
-    for i in range(3):
-        _save(cat / "train" / "good" / f"{i:03d}.png", rgb())
-    for i in range(2):
-        _save(cat / "test" / "good" / f"{i:03d}.png", rgb())
-    for defect, box in [("scratch", (slice(4, 8), slice(0, 40))),
-                        ("hole", (slice(20, 30), slice(20, 30)))]:
-        for i in range(2):
-            _save(cat / "test" / defect / f"{i:03d}.png", rgb())
-            mask = np.zeros((40, 40), dtype=np.uint8)
-            mask[box] = 255
-            _save(cat / "ground_truth" / defect / f"{i:03d}_mask.png", mask)
-    (cat / "readme.txt").write_text("not an image")
-    return tmp_path / "mvtec"
-
-
 def test_load_mvtec_layout(mvtec_root):
     ds = load_mvtec(mvtec_root, "wood", size=20)
     assert ds.category == "wood"
@@ -549,10 +518,10 @@ def test_load_mvtec_rgb_masks_line_up_with_data(mvtec_root):
     assert_array_equal(ds.images_train[0], expected)
 
 
-def test_load_mvtec_small_defect_survives_downsizing(mvtec_root):
+def test_load_mvtec_small_defect_survives_downsizing(mvtec_root, save_png):
     mask = np.zeros((40, 40), dtype=np.uint8)
     mask[17, 23] = 255  # a single pixel
-    _save(mvtec_root / "wood/ground_truth/hole/001_mask.png", mask)
+    save_png(mvtec_root / "wood/ground_truth/hole/001_mask.png", mask)
     ds = load_mvtec(mvtec_root, "wood", size=8)
     assert ds.masks[3].sum() == 1
 
@@ -569,13 +538,13 @@ def test_load_mvtec_missing_layout(tmp_path, mvtec_root):
         load_mvtec(mvtec_root, "wood")
 
 
-def test_load_mvtec_empty_folders(tmp_path):
+def test_load_mvtec_empty_folders(tmp_path, save_png):
     cat = tmp_path / "bottle"
     (cat / "train" / "good").mkdir(parents=True)
     (cat / "test" / "good").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"No PNG image in .*train.*good"):
         load_mvtec(cat)
-    _save(cat / "train" / "good" / "000.png", np.zeros((8, 8), dtype=np.uint8))
+    save_png(cat / "train" / "good" / "000.png", np.zeros((8, 8), dtype=np.uint8))
     with pytest.raises(ValueError, match=r"No PNG image in the folders of .*test"):
         load_mvtec(cat)
 

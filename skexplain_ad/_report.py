@@ -22,7 +22,7 @@ def _versions():
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
-    return out
+    return out.resolve()
 
 
 def write_report(out, table, ds, relevances, curves, *, n_examples=3, settings=None):
@@ -107,4 +107,4 @@ def write_report(out, table, ds, relevances, curves, *, n_examples=3, settings=N
         parts += [f"<img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in files]
     parts.append("</body></html>")
     (out / "index.html").write_text("\n".join(parts))
-    return out
+    return out.resolve()

@@ -22,7 +22,7 @@ def _versions():
             out[pkg] = version(pkg)
         except PackageNotFoundError:
             out[pkg] = None
-    return out.resolve()
+    return out
 
 
 def write_report(out, table, ds, relevances, curves, *, n_examples=3, settings=None):

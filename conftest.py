@@ -11,4 +11,5 @@ collect_ignore_glob = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += [
         "skexplain_ad/backends/_torch.py",
+        "skexplain_ad/detectors/_torch_*.py",
     ]

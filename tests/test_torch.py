@@ -18,6 +18,7 @@ from skexplain_ad import (  # noqa: E402
     backends,
 )
 from skexplain_ad.backends._torch import TorchBackend  # noqa: E402
+from skexplain_ad.detectors._torch_utils import import_zennit  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -113,7 +114,13 @@ def test_cuda_requested_without_cuda_is_a_clear_error():
 
 
 # ------------------------------------------------------------ autoencoder
-# ------------------------------------------------------- deep one-class
+# ------------------------------------------------------------------ zennit
+def test_zennit_loads_without_torchvision():
+    zennit = import_zennit()
+    assert hasattr(zennit.rules, "Gamma") and hasattr(zennit.composites, "LayerMapComposite")
+    assert hasattr(zennit.canonizers, "SequentialMergeBatchNorm")
+
+
 @cuda
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_cuda_backend_equals_numpy(dtype):

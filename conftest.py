@@ -12,4 +12,5 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob += [
         "skexplain_ad/backends/_torch.py",
         "skexplain_ad/detectors/_torch_*.py",
+        "skexplain_ad/detectors/autoencoder.py",
     ]

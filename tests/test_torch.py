@@ -1,4 +1,7 @@
-"""The torch backend against the numpy backend ([T] eq. 1.3, 1.13-1.14).
+"""Torch parts against slow references: backend, autoencoder.
+
+- the torch backend equals the numpy backend ([T] eq. 1.3, 1.13-1.14);
+- AutoencoderDetector: R_j = (x_j - r_j(x))^2, sum_j R_j = o ([P] Sec. 2).
 
 CUDA tests run only where a GPU is present.
 """
@@ -12,6 +15,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from skexplain_ad import (  # noqa: E402
+    AutoencoderDetector,
     KDEDetector,
     OCSVMDetector,
     TimesEnsemble,
@@ -111,9 +115,93 @@ def test_backend_bad_device(device, match):
 def test_cuda_requested_without_cuda_is_a_clear_error():
     with pytest.raises(ValueError, match="needs CUDA"):
         KDEDetector(backend="torch", device="cuda").fit(np.eye(3)).score_samples(np.eye(3))
+    with pytest.raises(ValueError, match="needs CUDA"):
+        AutoencoderDetector(device="cuda", epochs=1).fit(np.eye(3))
 
 
 # ------------------------------------------------------------ autoencoder
+def reconstruct_by_hand(det, X):
+    """r(x) = m + s f((x - m) / s), with the module in float64."""
+    net = det.module_.double()
+    try:
+        with torch.no_grad():
+            Z = torch.from_numpy((np.asarray(X, np.float64) - det.input_mean_) / det.input_scale_)
+            return det.input_mean_ + det.input_scale_ * net(Z).numpy()
+    finally:
+        det.module_.float()
+
+
+@pytest.fixture(scope="module")
+def ae_data():
+    rng = np.random.RandomState(0)
+    t = rng.normal(size=(120, 2))
+    A = rng.normal(size=(2, 6))
+    X = t @ A + 0.05 * rng.normal(size=(120, 6))
+    return X, rng.normal(scale=3.0, size=(9, 6))
+
+
+@pytest.fixture(scope="module")
+def ae(ae_data):
+    return AutoencoderDetector(epochs=15, random_state=0).fit(ae_data[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_autoencoder_relevance_is_squared_error(ae, ae_data, dtype):
+    X = ae_data[1].astype(dtype)
+    R, o = ae.explain(X), ae.outlier_score(X)
+    assert R.dtype == o.dtype == dtype and (R >= 0).all()
+    assert_array_equal(R.sum(axis=1), o)  # conservation, exactly
+    ref = (X.astype(np.float64) - reconstruct_by_hand(ae, X)) ** 2
+    rtol = TOL[dtype] * (1 if dtype == np.float64 else 10)
+    assert_allclose(R, ref, rtol=rtol, atol=rtol * ref.max())
+    assert_allclose(ae.score_samples(X), -o)
+
+
+def test_autoencoder_is_reproducible_and_stops_early(ae, ae_data):
+    X = ae_data[0]
+    again = AutoencoderDetector(epochs=15, random_state=0).fit(X)
+    assert_array_equal(again.score_samples(X), ae.score_samples(X))
+    other = AutoencoderDetector(epochs=15, random_state=1).fit(X)
+    assert not np.array_equal(other.score_samples(X), ae.score_samples(X))
+    assert ae.n_iter_ == len(ae.loss_curve_) == len(ae.validation_loss_curve_) <= 15
+    assert ae.best_validation_loss_ == min(ae.validation_loss_curve_)
+    # patience=1 stops at the first epoch without improvement
+    det = AutoencoderDetector(epochs=200, patience=1, learning_rate=0.05, random_state=0).fit(X)
+    curve = det.validation_loss_curve_
+    assert det.n_iter_ < 200 and curve[-1] >= min(curve[:-1])
+    assert AutoencoderDetector(epochs=3, validation_fraction=0.0).fit(X).n_iter_ == 3
+
+
+def test_autoencoder_architectures():
+    rng = np.random.RandomState(0)
+    X = rng.rand(40, 64)
+    det = AutoencoderDetector(epochs=1, random_state=0).fit(X)  # 8 x 8 images
+    assert det.image_shape_ == (8, 8)
+    assert any(isinstance(m, nn.Conv2d) for m in det.module_.modules())
+    det = AutoencoderDetector(epochs=1, image_shape=(4, 16), random_state=0).fit(X)
+    assert not any(isinstance(m, nn.Conv2d) for m in det.module_.modules())  # side 4 < 8: MLP
+    det = AutoencoderDetector(epochs=1, random_state=0).fit(rng.rand(30, 784))
+    convs = [m for m in det.module_.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert len(convs) == 4 and det.image_shape_ == (28, 28)
+    det = AutoencoderDetector(epochs=1, random_state=0).fit(rng.rand(30, 7))
+    assert det.image_shape_ is None
+    with pytest.raises(ValueError, match=r"image_shape=\(3, 3\) of AutoencoderDetector has 9 pixels"):
+        AutoencoderDetector(image_shape=(3, 3)).fit(X)
+
+
+def test_autoencoder_user_module():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 2), nn.Linear(2, 6))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    X = np.random.RandomState(0).normal(size=(50, 6))
+    det = AutoencoderDetector(module=net, epochs=2).fit(X)
+    for k, v in net.state_dict().items():  # the parameter is copied, not trained
+        assert torch.equal(v, before[k])
+    assert det.module_ is not net
+    with pytest.raises(ValueError, match=r"must map rows of shape \(n, 6\) to reconstructions"):
+        AutoencoderDetector(module=nn.Linear(6, 3), epochs=1).fit(X)
+
+
 # ------------------------------------------------------------------ zennit
 def test_zennit_loads_without_torchvision():
     zennit = import_zennit()
@@ -121,6 +209,7 @@ def test_zennit_loads_without_torchvision():
     assert hasattr(zennit.canonizers, "SequentialMergeBatchNorm")
 
 
+# ------------------------------------------------------------------ CUDA
 @cuda
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_cuda_backend_equals_numpy(dtype):

@@ -22,6 +22,11 @@ from skexplain_ad import (  # noqa: E402
     backends,
 )
 from skexplain_ad.backends._torch import TorchBackend  # noqa: E402
+from skexplain_ad.detectors._torch_nets import (  # noqa: E402
+    DIGIT_FEATURES_PATH,
+    load_digit_features,
+    make_digit_features,
+)
 from skexplain_ad.detectors._torch_utils import import_zennit  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -202,7 +207,16 @@ def test_autoencoder_user_module():
         AutoencoderDetector(module=nn.Linear(6, 3), epochs=1).fit(X)
 
 
-# ------------------------------------------------------------------ zennit
+# --------------------------------------------------------- shipped weights
+def test_shipped_weights():
+    state = torch.load(DIGIT_FEATURES_PATH, weights_only=True)
+    assert DIGIT_FEATURES_PATH.stat().st_size < 1_000_000
+    assert set(state) == set(make_digit_features().state_dict())
+    assert all(v.dtype == torch.float32 for v in state.values())
+    net = load_digit_features()
+    assert net(torch.zeros(3, 784)).shape == (3, 640) and not net.training
+
+
 def test_zennit_loads_without_torchvision():
     zennit = import_zennit()
     assert hasattr(zennit.rules, "Gamma") and hasattr(zennit.composites, "LayerMapComposite")

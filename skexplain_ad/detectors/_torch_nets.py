@@ -1,15 +1,61 @@
 r"""The networks of the torch detectors.
 
+- :class:`L2Pool2d`: :math:`\ell_2` pooling, :math:`a_k = (\sum_{j \in k} a_j^2)^{1/2}`.
 - :func:`make_conv_autoencoder`: the LeNet-type autoencoder of [P] Sec. 3.
 - :func:`make_mlp_autoencoder`: the autoencoder for other shapes.
+- :func:`make_digit_features`: the [P] Sec. 3 feature extractor, three
+  convolutions interleaved with :math:`\ell_2` pooling, 640 features;
+  :func:`load_digit_features` with the weights shipped in ``weights/``
+  (made by ``scripts/train_deep_features.py``).
 
 Every network takes flat rows ``(n, n_features)``, as the estimators do, and
 reshapes to images with :class:`torch.nn.Unflatten` itself.
 """
 
+from pathlib import Path
+
+import torch
 from torch import nn
 
-__all__ = ["make_conv_autoencoder", "make_mlp_autoencoder"]
+__all__ = [
+    "L2Pool2d",
+    "make_conv_autoencoder",
+    "make_mlp_autoencoder",
+    "make_digit_features",
+    "load_digit_features",
+    "DIGIT_FEATURES_PATH",
+]
+
+#: The shipped weights of the default feature extractor (state dict).
+DIGIT_FEATURES_PATH = Path(__file__).parent / "weights" / "digit_features.pt"
+
+
+class L2Pool2d(nn.Module):
+    r"""Non-overlapping :math:`\ell_2` pooling, :math:`a_k = \sqrt{\sum_{j \in k} a_j^2}`.
+
+    Positively homogeneous of degree one, so the LRP rule of the pooling
+    layers (zennit's ``Norm``: :math:`R_j = a_j\,\partial_j a_k / a_k\,R_k
+    = a_j^2 / \sum_{j'} a_{j'}^2\,R_k`) conserves relevance (Euler). The
+    square root is taken of ``max(s, tiny)`` so that its gradient stays
+    finite on all-zero windows (whose output, ``sqrt(tiny)``, is ~1e-19 in
+    float32).
+
+    Parameters
+    ----------
+    kernel_size : int, default=2
+    """
+
+    def __init__(self, kernel_size=2):
+        super().__init__()
+        self.kernel_size = kernel_size
+
+    def forward(self, x):
+        k = self.kernel_size
+        s = nn.functional.avg_pool2d(x * x, k) * (k * k)
+        return torch.sqrt(s.clamp(min=torch.finfo(s.dtype).tiny))
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}"
 
 
 def _conv_sizes(image_shape):
@@ -73,3 +119,36 @@ def make_mlp_autoencoder(n_features, encoding_dim=64):
     )
 
 
+def make_digit_features(channels=(16, 32, 40)):
+    """The [P] Sec. 3 feature extractor for 28x28 digits, untrained.
+
+    Three convolutions with ReLU interleaved with 2x2 :math:`\\ell_2`
+    pooling: ``1x28x28 -> 16x14x14 -> 32x7x7 -> 40x4x4``, 640 features
+    (the paper's feature space has 640 dimensions too). About 34,000
+    weights.
+
+    Returns
+    -------
+    net : torch.nn.Sequential
+        ``(n, 784) -> (n, 640)``.
+    """
+    c1, c2, c3 = channels
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 28, 28)),
+        nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), L2Pool2d(2),
+        nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(), L2Pool2d(2),
+        nn.Conv2d(c2, c3, 4), nn.ReLU(),
+        nn.Flatten(),
+    )
+
+
+def load_digit_features(path=DIGIT_FEATURES_PATH):
+    """The shipped feature extractor: :func:`make_digit_features` with trained weights.
+
+    Loaded with ``torch.load(..., weights_only=True)`` from the package;
+    nothing is downloaded.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    net = make_digit_features()
+    net.load_state_dict(state)
+    return net.eval()

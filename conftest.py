@@ -13,4 +13,5 @@ if importlib.util.find_spec("torch") is None:
         "skexplain_ad/backends/_torch.py",
         "skexplain_ad/detectors/_torch_*.py",
         "skexplain_ad/detectors/autoencoder.py",
+        "skexplain_ad/detectors/deep.py",
     ]

@@ -20,9 +20,9 @@ __all__ = [
     "__version__",
 ]
 
-# AutoencoderDetector needs torch: resolved on first access
-# (skexplain_ad.detectors.__getattr__), never on import.
-_TORCH_DETECTORS = ("AutoencoderDetector",)
+# AutoencoderDetector and DeepOneClassDetector need torch: resolved on first
+# access (skexplain_ad.detectors.__getattr__), never on import.
+_TORCH_DETECTORS = ("AutoencoderDetector", "DeepOneClassDetector")
 
 
 def __getattr__(name):

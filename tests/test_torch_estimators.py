@@ -18,7 +18,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from skexplain_ad import AutoencoderDetector, BaggedDetector, KDEDetector  # noqa: E402
+from skexplain_ad import (  # noqa: E402
+    AutoencoderDetector,
+    BaggedDetector,
+    DeepOneClassDetector,
+    KDEDetector,
+)
+from skexplain_ad.model_selection import InlierKFold  # noqa: E402
 
 METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "explain"]
 
@@ -32,7 +38,15 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-CHECKED = [AutoencoderDetector(epochs=5, batch_size=32)]
+# any width: the checks fit on 1 to 20-odd features
+def _phi():
+    return nn.Sequential(nn.ReLU())
+
+
+CHECKED = [
+    AutoencoderDetector(epochs=5, batch_size=32),
+    DeepOneClassDetector(feature_extractor=_phi()),
+]
 
 
 @parametrize_with_checks(CHECKED)
@@ -52,10 +66,15 @@ def data():
 
 
 def make_detectors():
-    return [AutoencoderDetector(epochs=10, random_state=0)]
+    torch.manual_seed(0)
+    phi = nn.Sequential(nn.Linear(4, 12), nn.ReLU(), nn.Linear(12, 8), nn.ReLU())
+    return [
+        AutoencoderDetector(epochs=10, random_state=0),
+        DeepOneClassDetector(feature_extractor=phi, shrinkage=0.2),
+    ]
 
 
-@pytest.mark.parametrize("det", make_detectors(), ids=["auto"])
+@pytest.mark.parametrize("det", make_detectors(), ids=["auto", "deep"])
 def test_persistence_and_clone(det, data, tmp_path):
     X, X_out = data
     det = clone(det).fit(X)
@@ -68,11 +87,11 @@ def test_persistence_and_clone(det, data, tmp_path):
         for m in METHODS:
             assert_array_equal(getattr(other, m)(X_out), ref[m])
     # the fitted networks live on the CPU (what is pickled)
-    module = det2.module_
+    module = getattr(det2, "module_", None) or det2.feature_extractor_
     assert all(p.device.type == "cpu" for p in module.parameters())
 
 
-@pytest.mark.parametrize("det", make_detectors(), ids=["auto"])
+@pytest.mark.parametrize("det", make_detectors(), ids=["auto", "deep"])
 def test_float32_in_float32_out(det, data):
     X, X_out = data
     det = clone(det).fit(X.astype(np.float32))
@@ -83,10 +102,24 @@ def test_float32_in_float32_out(det, data):
         assert_allclose(out32, out64, rtol=2e-4, atol=2e-4 * np.abs(out64).max())
 
 
+def test_grid_search_shrinkage_on_labelled_validation(data):
+    X, X_out = data
+    Xv = np.vstack([X, X_out])
+    y = np.r_[np.ones(len(X)), -np.ones(len(X_out))]
+    det = make_detectors()[1]
+    search = GridSearchCV(
+        det, {"shrinkage": [0.01, 0.3, 1.0]}, cv=InlierKFold(3, shuffle=True, random_state=0),
+        scoring="roc_auc",
+    ).fit(Xv, y)
+    assert search.best_params_["shrinkage"] in (0.01, 0.3, 1.0)
+    assert search.best_score_ > 0.5
+    assert search.best_estimator_.n_features_in_ == 4
+
+
 def test_bagging_torch_members(data):
     X, X_out = data
-    (auto,) = make_detectors()
-    bag = BaggedDetector([("auto", auto), ("kde", KDEDetector(gamma=2.0))]).fit(X)
+    auto, deep = make_detectors()
+    bag = BaggedDetector([("auto", auto), ("deep", deep), ("kde", KDEDetector(gamma=2.0))]).fit(X)
     R = bag.explain(X_out)
     ref = sum(w * est.explain(X_out) for w, est in zip(bag.weights_, bag.estimators_))
     assert_allclose(R, ref, rtol=1e-12)
@@ -104,6 +137,9 @@ def test_pipeline(data):
 @pytest.mark.parametrize(
     "Est, params, match",
     [
+        (DeepOneClassDetector, {"shrinkage": 0.0}, r"'shrinkage' parameter of DeepOneClassDetector .*Got 0.0"),
+        (DeepOneClassDetector, {"lrp_gamma": -1.0}, r"'lrp_gamma' parameter .*Got -1.0"),
+        (DeepOneClassDetector, {"feature_extractor": "cnn"}, r"'feature_extractor' parameter .*Got 'cnn'"),
         (AutoencoderDetector, {"epochs": 0}, r"'epochs' parameter of AutoencoderDetector .*Got 0"),
         (AutoencoderDetector, {"validation_fraction": 1.0}, r"'validation_fraction' parameter .*Got 1.0"),
         (AutoencoderDetector, {"module": "lenet"}, r"'module' parameter .*Got 'lenet'"),

@@ -1,5 +1,5 @@
-"""Single-model detectors: KDE and OC-SVM (soft-min models); autoencoder
-(torch, imported on first use)."""
+"""Single-model detectors: KDE and OC-SVM (soft-min models); autoencoder and
+deep one-class (torch, imported on first use)."""
 
 from .kde import KDEDetector
 from .ocsvm import OCSVMDetector
@@ -11,6 +11,7 @@ __all__ = ["KDEDetector", "OCSVMDetector"]
 # star import must not need torch.
 _TORCH_DETECTORS = {
     "AutoencoderDetector": ".autoencoder",
+    "DeepOneClassDetector": ".deep",
 }
 
 

@@ -7,6 +7,7 @@ r"""The networks of the torch detectors.
   convolutions interleaved with :math:`\ell_2` pooling, 640 features;
   :func:`load_digit_features` with the weights shipped in ``weights/``
   (made by ``scripts/train_deep_features.py``).
+- :class:`Whitening`: the linear whitening layer of the deep one-class model.
 
 Every network takes flat rows ``(n, n_features)``, as the estimators do, and
 reshapes to images with :class:`torch.nn.Unflatten` itself.
@@ -19,6 +20,7 @@ from torch import nn
 
 __all__ = [
     "L2Pool2d",
+    "Whitening",
     "make_conv_autoencoder",
     "make_mlp_autoencoder",
     "make_digit_features",
@@ -56,6 +58,15 @@ class L2Pool2d(nn.Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}"
+
+
+class Whitening(nn.Linear):
+    r"""The whitening layer :math:`z = W(a - \mu) = W a + b`, :math:`b = -W\mu`.
+
+    A :class:`torch.nn.Linear` of its own type, so that an LRP composite
+    can give it the z-rule ([P] App. A.4) while the feature layers get the
+    gamma-rule; the centring is its bias.
+    """
 
 
 def _conv_sizes(image_shape):

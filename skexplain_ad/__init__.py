@@ -19,3 +19,19 @@ __all__ = [
     "audit",
     "__version__",
 ]
+
+# AutoencoderDetector and DeepOneClassDetector need torch: resolved on first
+# access (skexplain_ad.detectors.__getattr__), never on import.
+_TORCH_DETECTORS = ("AutoencoderDetector", "DeepOneClassDetector")
+
+
+def __getattr__(name):
+    if name in _TORCH_DETECTORS:
+        from . import detectors
+
+        return getattr(detectors, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_TORCH_DETECTORS])

@@ -81,7 +81,7 @@ def make_detector(name, *, random_state=None, backend="auto", device=None, n_job
     if name == "Deep":
         from .detectors.deep import DeepOneClassDetector
 
-        return DeepOneClassDetector(random_state=random_state, device=device)
+        return DeepOneClassDetector(device=device)  # fixed features: nothing random
     raise ValueError(f"Unknown detector {name!r}; expected one of {list(DETECTOR_NAMES)}.")
 
 

@@ -1,0 +1,273 @@
+"""torch backend: the soft-min kernels on a CPU or CUDA device.
+
+Same math and the same stable rearrangement as
+:mod:`skexplain_ad.backends._numpy` (see its docstring; [T] eq. 1.3, 1.9,
+1.13-1.14; [P] Eq. (1))::
+
+    d_i^2 = ||x||^2 + ||u_i||^2 - 2 x . u_i     (GEMM in the query dtype,
+                                                 the rest in float64)
+    h_i   = g d_i^2 - lw_i
+    o     = -log sum_i exp(-h_i)                (soft-min pooling)
+    p_i   = softmax(-h)_i                       (soft-argmin, sums to 1)
+    q_i   = p_i min(o, g d_i^2) / d_i^2         (q_i = p_i g where g d_i^2 <= o)
+    R_j   = Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q),
+            a = q @ U, b = q @ U**2, Q = sum_i q_i   (one GEMM on [U, U**2])
+
+As on the CPU backends, ``d^2`` and ``h`` are float64 whatever the query
+dtype (a float32 ``h`` underflows every ``exp`` for far queries), the cross
+terms and the relevance GEMM run in the query dtype, and the soft-argmin is
+normalised by construction (``torch.softmax``). Results come back to the
+host as numpy arrays of the query dtype.
+
+Each call processes its rows in sub-chunks sized to the device: on CUDA,
+half the free device memory (``torch.cuda.mem_get_info``); on the CPU,
+scikit-learn's ``working_memory`` (the caller, :func:`skexplain_ad.base.map_row_chunks`,
+already chunks by it). Importing this module imports torch: the registry in
+:mod:`skexplain_ad.backends` imports it only when ``backend="torch"`` is used.
+"""
+
+import numpy as np
+import torch
+from sklearn import get_config
+
+__all__ = ["TorchBackend", "resolve_device"]
+
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def resolve_device(device):
+    """A :class:`torch.device` from the ``device`` parameter, checked.
+
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``None`` or ``"cpu"`` for the CPU, ``"cuda"`` or ``"cuda:N"`` for a GPU.
+
+    Returns
+    -------
+    device : torch.device
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a device string torch understands, or names a
+        CUDA device that is not available.
+
+    Examples
+    --------
+    >>> from skexplain_ad.backends._torch import resolve_device
+    >>> resolve_device(None)
+    device(type='cpu')
+    """
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a torch device; expected None, 'cpu', "
+            f"'cuda' or 'cuda:N'."
+        ) from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} needs CUDA, but torch.cuda.is_available() is "
+                f"False (torch {torch.__version__}); use device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: only {torch.cuda.device_count()} CUDA "
+                f"device(s) are visible."
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r}: expected a 'cpu' or 'cuda' device.")
+    return dev
+
+
+def to_tensor(X, dtype, device):
+    """Host array -> tensor of numpy ``dtype`` on ``device`` (a copy if read-only)."""
+    arr = np.asarray(X, dtype=dtype)
+    if not arr.flags.writeable or not arr.flags.c_contiguous:
+        arr = np.array(arr, dtype=dtype, order="C", copy=True)
+    return torch.from_numpy(arr).to(device)
+
+
+class TorchBackend:
+    """Soft-min kernels in torch, on the CPU or a CUDA device.
+
+    The interface of :class:`~skexplain_ad.backends._numpy.NumpyBackend`:
+    ``prepare`` once per call, then ``softmin`` or ``softmin_distances`` per
+    row chunk; numpy arrays in and out.
+
+    Parameters
+    ----------
+    device : str or None, default=None
+        ``"cpu"`` (None) or ``"cuda"`` / ``"cuda:N"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad.backends._torch import TorchBackend
+    >>> kern = TorchBackend("cpu")
+    >>> U = np.array([[0.0, 0.0]])
+    >>> prep = kern.prepare(U, np.zeros(1), 1.0, U.mean(0), np.float64)
+    >>> kern.softmin(np.array([[1.0, 2.0]]), prep, relevance=True)
+    (array([5.]), array([[1., 4.]]))
+    """
+
+    name = "torch"
+
+    def __init__(self, device=None):
+        self.device = resolve_device(device)
+
+    # ------------------------------------------------------------- set-up
+    def prepare(self, templates, log_weights, gamma, center, dtype):
+        """Move and precompute the template-side arrays once per call.
+
+        Parameters
+        ----------
+        templates : ndarray of shape (m, d)
+        log_weights : ndarray of shape (m,)
+        gamma : float
+        center : ndarray of shape (d,)
+            Subtracted from templates and queries (as the numpy backend).
+        dtype : numpy dtype
+            Dtype of the queries and of the results (float32 or float64).
+
+        Returns
+        -------
+        prep : dict
+        """
+        dtype = np.dtype(dtype)
+        U = to_tensor(np.asarray(templates - center, dtype=dtype), dtype, self.device)
+        U64 = U.to(torch.float64)
+        return {
+            "U": U,
+            "usq": (U64 * U64).sum(dim=1),
+            "lw": to_tensor(log_weights, np.float64, self.device),
+            "gamma": float(gamma),
+            "center": to_tensor(center, dtype, self.device),
+            "dtype": dtype,
+            "UU2": None,
+        }
+
+    def _rows_per_chunk(self, m, d, itemsize, relevance):
+        # the n x m blocks: G in the query dtype, ~6 float64 (d^2, h, the
+        # logsumexp / softmax temporaries, q); queries; relevance temporaries
+        row_bytes = itemsize * m + 6 * 8 * m + 2 * itemsize * d
+        if relevance:
+            row_bytes += 6 * itemsize * d
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            budget = free // 2
+        else:
+            budget = int(get_config()["working_memory"] * 2**20)
+        return max(1, int(budget // row_bytes))
+
+    def _chunks(self, X, prep, relevance):
+        X = np.asarray(X)
+        m, d = prep["U"].shape
+        step = self._rows_per_chunk(m, d, prep["dtype"].itemsize, relevance)
+        for start in range(0, X.shape[0], step):
+            Xc = to_tensor(X[start:start + step], prep["dtype"], self.device)
+            yield Xc - prep["center"]
+
+    # ------------------------------------------------------------ kernels
+    @staticmethod
+    def _sq_distances(Xc, prep):
+        """float64 ``d_i^2`` (n, m) from one GEMM in the query dtype, clipped at 0."""
+        X64 = Xc.to(torch.float64)
+        xsq = (X64 * X64).sum(dim=1)
+        D2 = (Xc @ prep["U"].T).to(torch.float64)
+        D2.mul_(-2.0).add_(xsq[:, None]).add_(prep["usq"][None, :])
+        return D2.clamp_(min=0.0)
+
+    @torch.no_grad()
+    def softmin(self, X, prep, relevance=False):
+        """Outlierness, and optionally relevance, of a chunk of queries.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        prep : dict
+            From :meth:`prepare`.
+        relevance : bool, default=False
+
+        Returns
+        -------
+        o : ndarray of shape (n,)
+        R : ndarray of shape (n, d)
+            Only when ``relevance`` is True.
+        """
+        tdtype = _TORCH_DTYPES[prep["dtype"]]
+        gamma, lw = prep["gamma"], prep["lw"]
+        os, Rs = [], []
+        for Xc in self._chunks(X, prep, relevance):
+            D2 = self._sq_distances(Xc, prep)
+            H = D2 * gamma
+            H.sub_(lw[None, :])
+            o = (-torch.logsumexp(-H, dim=1)).clamp_(min=0.0)
+            os.append(o.to(tdtype).cpu())
+            if not relevance:
+                continue
+            P = torch.softmax(H.neg_(), dim=1)
+            del H
+            ocol = o[:, None]
+            # q_i = p_i min(o, g d_i^2) / d_i^2; p_i g where g d_i^2 <= o
+            scale = torch.where(D2 * gamma <= ocol, gamma, ocol / D2)
+            Q = P.mul_(scale).to(tdtype)
+            del P, scale, D2
+            Rs.append(self._relevance_from_q(Q, Xc, prep).cpu())
+        o = torch.cat(os).numpy() if os else np.empty(0, prep["dtype"])
+        if not relevance:
+            return o
+        R = torch.cat(Rs).numpy() if Rs else np.empty((0, prep["U"].shape[1]), prep["dtype"])
+        return o, R
+
+    @staticmethod
+    def _relevance_from_q(Q, Xc, prep):
+        """``R_j = sum_i q_i (x_j - u_ij)^2``: one GEMM on ``[U, U**2]``, stable form."""
+        if prep["UU2"] is None:
+            U = prep["U"]
+            prep["UU2"] = torch.cat([U, U * U], dim=1)
+        d = Xc.shape[1]
+        AB = Q @ prep["UU2"]
+        A, B = AB[:, :d], AB[:, d:]
+        qsum = Q.sum(dim=1, dtype=torch.float64)[:, None].to(Xc.dtype)
+        mean = torch.where(qsum > 0, A / qsum, torch.zeros((), dtype=Xc.dtype, device=Xc.device))
+        diff = Xc - mean
+        R = qsum * diff * diff
+        var = (B - A * mean).clamp_(min=0.0)
+        return R.add_(var)
+
+    @torch.no_grad()
+    def softmin_distances(self, X, prep):
+        """Outlierness and squared distances of a chunk of queries.
+
+        For models that pool over several soft-min models (the ensembles of
+        :mod:`skexplain_ad.ensemble`), as
+        :meth:`~skexplain_ad.backends._numpy.NumpyBackend.softmin_distances`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        prep : dict
+            From :meth:`prepare`.
+
+        Returns
+        -------
+        o : ndarray of shape (n,), float64
+        D2 : ndarray of shape (n, m), float64
+            ``||x - u_i||^2`` clipped at 0 (cross terms in the dtype of
+            ``prep``).
+        """
+        gamma, lw = prep["gamma"], prep["lw"]
+        os, D2s = [], []
+        for Xc in self._chunks(X, prep, relevance=False):
+            D2 = self._sq_distances(Xc, prep)
+            o = (-torch.logsumexp(lw[None, :] - gamma * D2, dim=1)).clamp_(min=0.0)
+            os.append(o.cpu())
+            D2s.append(D2.cpu())
+        if not os:
+            return np.empty(0), np.empty((0, prep["U"].shape[0]))
+        return torch.cat(os).numpy(), torch.cat(D2s).numpy()

@@ -1,0 +1,253 @@
+"""Private helpers of the torch detectors: imports, seeding, training, inference.
+
+- :func:`import_zennit`: zennit without its torchvision module (see there).
+- :func:`seed_from`, :func:`torch_seed`: ``random_state`` -> reproducible
+  torch initialisation and shuffling on the CPU.
+- :func:`fit_reconstruction`: Adam with early stopping on an inlier
+  validation split.
+- :func:`on_device`: a copy of a fitted module in the dtype and on the
+  device of a call; :func:`module_state`, :func:`row_batches`.
+
+Importing this module imports torch; a missing torch raises an ImportError
+that names the extra to install.
+"""
+
+import contextlib
+import copy
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+from sklearn import get_config
+from sklearn.utils import check_random_state
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - exercised without torch only
+    raise ImportError(
+        "The torch detectors (AutoencoderDetector, DeepOneClassDetector) and "
+        "backend='torch' need the optional dependency torch: "
+        f"pip install 'skexplain_ad[torch]'. ({exc})"
+    ) from exc
+
+from ..backends._torch import _TORCH_DTYPES, resolve_device, to_tensor
+
+__all__ = [
+    "CPUStateMixin",
+    "import_zennit",
+    "seed_from",
+    "torch_seed",
+    "fit_reconstruction",
+    "on_device",
+    "row_batches",
+    "resolve_device",
+    "to_tensor",
+    "torch_dtype",
+]
+
+_ZENNIT_SUBMODULES = ("core", "types", "layer", "rules", "canonizers", "composites", "attribution")
+
+
+def import_zennit():
+    """Import zennit, tolerating a missing torchvision.
+
+    ``zennit/__init__.py`` runs ``from . import torchvision``, whose module
+    imports :mod:`torchvision` for its ResNet canonizers. We use none of
+    them, and torchvision cannot always be installed beside a given torch
+    (no wheel of torchvision for torch 2.13.0 on our machines). The modules
+    we use (``core``, ``rules``, ``composites``, ``canonizers``, ``types``,
+    ``layer``, ``attribution``) import only torch. So on a
+    :class:`ModuleNotFoundError` for ``torchvision`` we register a bare
+    package module for ``zennit`` (its real ``__path__`` and ``__spec__``,
+    but not its ``__init__``) in :data:`sys.modules` and import those
+    submodules into it; everything else of zennit keeps working except
+    ``zennit.torchvision``.
+
+    Returns
+    -------
+    zennit : module
+        With the submodules above as attributes.
+
+    Raises
+    ------
+    ImportError
+        If zennit itself is not installed; names the extra to install.
+    """
+    try:
+        import zennit
+    except ModuleNotFoundError as exc:
+        if exc.name != "torchvision":
+            raise ImportError(
+                "DeepOneClassDetector.explain needs the optional dependency "
+                f"zennit: pip install 'skexplain_ad[torch]'. ({exc})"
+            ) from exc
+        spec = importlib.util.find_spec("zennit")
+        zennit = types.ModuleType("zennit")
+        zennit.__spec__ = spec
+        zennit.__path__ = list(spec.submodule_search_locations)
+        zennit.__file__ = spec.origin
+        zennit.__package__ = "zennit"
+        sys.modules["zennit"] = zennit
+        for name in _ZENNIT_SUBMODULES:
+            # submodules that the failed __init__ had already imported stay in
+            # sys.modules; bind them (and any new one) to the bare package
+            setattr(zennit, name, importlib.import_module(f"zennit.{name}"))
+    return zennit
+
+
+class CPUStateMixin:
+    """Pickle every torch module of the estimator on the CPU.
+
+    The fitted networks already live on the CPU; a module given as a
+    parameter may sit on a GPU. Its pickled copy is moved to the CPU, so
+    that a detector saved on a GPU machine loads anywhere (``device`` keeps
+    its value: ``set_params(device="cpu")`` to compute without a GPU).
+    """
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for key, value in list(state.items()):
+            if isinstance(value, torch.nn.Module) and any(
+                t.device.type != "cpu" for t in (*value.parameters(), *value.buffers())
+            ):
+                state[key] = copy.deepcopy(value).cpu()
+        return state
+
+
+def torch_dtype(dtype):
+    """torch dtype of a numpy float dtype."""
+    return _TORCH_DTYPES[np.dtype(dtype)]
+
+
+def seed_from(random_state):
+    """An int seed drawn from ``random_state`` (int, RandomState or None)."""
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+@contextlib.contextmanager
+def torch_seed(seed):
+    """Seed torch's CPU generator inside the block, restoring it afterwards.
+
+    Weight initialisation draws from the global generator; forking it keeps
+    ``random_state`` from changing the user's own torch random stream.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def on_device(module, dtype, device, *, copy_always=False):
+    """``module`` in eval mode, in ``dtype`` on ``device``: a copy when either differs.
+
+    Fitted modules live on the CPU (what gets pickled); each call computes
+    in the query dtype on the estimator's device. ``copy_always`` returns a
+    private copy even when nothing differs, for callers that attach hooks or
+    canonizers (LRP), so that concurrent calls on one fitted estimator
+    (threads, dask) never see each other's changes.
+    """
+    tdtype = torch_dtype(dtype)
+    params = list(module.parameters()) + list(module.buffers())
+    same = all(p.dtype == tdtype and p.device == device for p in params if p.is_floating_point())
+    if copy_always or not same:
+        module = copy.deepcopy(module).to(device=device, dtype=tdtype)
+    return module.eval()
+
+
+def row_batches(n_rows, row_bytes, batch_size=None):
+    """Slices of at most ``batch_size`` rows, or what fits ``working_memory``."""
+    if batch_size is None:
+        budget = get_config()["working_memory"] * 2**20
+        batch_size = max(1, int(budget // max(int(row_bytes), 1)))
+    return [slice(i, min(i + batch_size, n_rows)) for i in range(0, n_rows, batch_size)]
+
+
+def fit_reconstruction(
+    module,
+    X,
+    *,
+    epochs,
+    batch_size,
+    learning_rate,
+    validation_fraction,
+    patience,
+    device,
+    seed,
+):
+    """Train ``module`` (x -> r(x)) with Adam on the mean squared error, in place.
+
+    Early stopping on an inlier validation split ([P] Sec. 3: the
+    autoencoders are trained "such that the reconstruction error of an
+    inlier validation set is minimized"): after each epoch the validation
+    error is measured; training stops when it has not improved for
+    ``patience`` epochs and the best weights are restored.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        On ``device``, float32; trained in place.
+    X : ndarray of shape (n, d), float32
+        Training rows (already scaled).
+    epochs, batch_size, learning_rate, validation_fraction, patience
+        As the estimator's parameters.
+    device : torch.device
+    seed : int
+        Seeds the split and the shuffling.
+
+    Returns
+    -------
+    info : dict
+        ``n_iter`` (epochs run), ``loss_curve``, ``validation_loss_curve``,
+        ``best_validation_loss`` (None without a validation split).
+    """
+    rng = np.random.RandomState(seed)
+    n = X.shape[0]
+    n_val = int(np.floor(validation_fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        n_val = 0
+    perm = rng.permutation(n)
+    X_val, X_tr = X[perm[:n_val]], X[perm[n_val:]]
+    X_tr_t = to_tensor(X_tr, np.float32, device)
+    X_val_t = to_tensor(X_val, np.float32, device) if n_val else None
+    opt = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    loss_curve, val_curve = [], []
+    best, best_state, bad = np.inf, None, 0
+    n_tr = X_tr.shape[0]
+    for _ in range(epochs):
+        module.train()
+        order = torch.from_numpy(rng.permutation(n_tr)).to(device)
+        total = 0.0
+        for start in range(0, n_tr, batch_size):
+            xb = X_tr_t[order[start:start + batch_size]]
+            opt.zero_grad(set_to_none=True)
+            loss = torch.mean((module(xb) - xb) ** 2)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * xb.shape[0]
+        loss_curve.append(total / n_tr)
+        if not n_val:
+            continue
+        module.eval()
+        with torch.no_grad():
+            val = sum(
+                float(torch.sum((module(X_val_t[s]) - X_val_t[s]) ** 2))
+                for s in row_batches(n_val, 0, batch_size)
+            ) / X_val_t.numel()
+        val_curve.append(val)
+        if val < best:
+            best, bad = val, 0
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    if best_state is not None:
+        module.load_state_dict(best_state)
+    module.eval()
+    return {
+        "n_iter": len(loss_curve),
+        "loss_curve": loss_curve,
+        "validation_loss_curve": val_curve,
+        "best_validation_loss": float(best) if n_val else None,
+    }

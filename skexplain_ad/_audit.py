@@ -184,8 +184,10 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     path, category : optional
         MVTec AD folder and category (``dataset="mvtec"``).
     detectors : list of str, optional
-        Names from :func:`~skexplain_ad._audit_detectors.available_detectors`
-        (all available ones when None).
+        Names from :data:`~skexplain_ad._audit_detectors.DETECTOR_NAMES`;
+        when None, every one whose extra is installed (``Auto`` and ``Deep``
+        need torch; ``Deep``'s shipped feature extractor reads 28 x 28
+        images, so it is left out for other shapes).
     anomalies : list of str, optional
         Corruptions / defects to audit (all when None).
     n_samples : int, default=100
@@ -228,11 +230,13 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     import pandas as pd
     from tqdm.auto import tqdm
 
-    names = list(detectors) if detectors is not None else available_detectors()
-    if not names:
+    if detectors is not None and not list(detectors):
         raise ValueError("detectors is empty; name at least one detector.")
+    for name in detectors or ():
+        make_detector(name)  # unknown names and missing extras fail before any work
     ds = load_audit_dataset(dataset, path=path, category=category, anomalies=anomalies,
                             n_samples=n_samples, random_state=seed)
+    names = list(detectors) if detectors is not None else available_detectors(ds.image_shape)
     dets = {n: make_detector(n, random_state=seed, backend=backend, device=device, n_jobs=n_jobs)
             for n in names}
     rows, relevances, curves, timings = [], {}, {}, {}

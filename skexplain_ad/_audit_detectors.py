@@ -77,7 +77,8 @@ def make_detector(name, *, random_state=None, backend="auto", device=None, n_job
     if name == "Auto":
         from .detectors.autoencoder import AutoencoderDetector
 
-        return AutoencoderDetector(random_state=random_state, device=device)
+        # a CPU budget for the audit: early stopping ends training sooner
+        return AutoencoderDetector(epochs=30, patience=5, random_state=random_state, device=device)
     if name == "Deep":
         from .detectors.deep import DeepOneClassDetector
 
@@ -85,8 +86,14 @@ def make_detector(name, *, random_state=None, backend="auto", device=None, n_job
     raise ValueError(f"Unknown detector {name!r}; expected one of {list(DETECTOR_NAMES)}.")
 
 
-def available_detectors():
+def available_detectors(image_shape=None):
     """Names of the audit detectors whose dependencies are installed.
+
+    Parameters
+    ----------
+    image_shape : tuple, optional
+        Shape of the audited images: ``Deep`` is left out unless it is
+        (28, 28), the input of its shipped feature extractor.
 
     Returns
     -------
@@ -100,6 +107,8 @@ def available_detectors():
     """
     names = []
     for name in DETECTOR_NAMES:
+        if name == "Deep" and image_shape is not None and tuple(image_shape) != (28, 28):
+            continue
         try:
             make_detector(name)
         except ImportError:

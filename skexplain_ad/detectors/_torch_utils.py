@@ -81,7 +81,7 @@ def import_zennit():
         if exc.name != "torchvision":
             raise ImportError(
                 "DeepOneClassDetector.explain needs the optional dependency "
-                f"zennit: pip install 'skexplain_ad[torch]'. ({exc})"
+                f"zennit: pip install --no-deps 'zennit>=0.5,<0.6' (see the README). ({exc})"
             ) from exc
         spec = importlib.util.find_spec("zennit")
         zennit = types.ModuleType("zennit")

@@ -29,6 +29,7 @@ per-chunk arithmetic lives in :mod:`skexplain_ad.backends`.
 """
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy.special import logsumexp
 
 from . import backends
@@ -53,6 +54,8 @@ def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs
     kernels = backends.get(backend, device)
     center = np.asarray(templates, dtype=np.float64).mean(axis=0)
     prep = kernels.prepare(templates, log_weights, gamma, center, dtype)
+    if effective_n_jobs(n_jobs) > 1:
+        prep["threads"] = 1  # joblib already runs row chunks in parallel
     out_shapes = [((), dtype)] + ([((d,), dtype)] if relevance else [])
     return map_row_chunks(
         lambda Xc: kernels.softmin(Xc, prep, relevance=relevance),

@@ -92,7 +92,8 @@ class NumpyBackend:
         xsq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
         G = Xc @ prep["U"].T
         o = np.empty(Xc.shape[0], dtype=np.float64)
-        self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, relevance)
+        self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, relevance,
+                   threads=prep.get("threads"))
         if not relevance:
             return o.astype(prep["dtype"], copy=False)
         if prep["UU2"] is None:
@@ -137,11 +138,12 @@ class NumpyBackend:
         o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
         return D2
 
-    def _pool(self, G, xsq, usq, lw, gamma, o, want_q):
+    def _pool(self, G, xsq, usq, lw, gamma, o, want_q, threads=None):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 
         Writes the outlierness into ``o``; if ``want_q``, overwrites ``G`` with
-        the relevance weights ``q`` (module docstring).
+        the relevance weights ``q`` (module docstring). ``threads`` is a hint
+        for backends that split the pass (numba); numpy ignores it.
         """
         D2 = xsq[:, None] + usq[None, :] - 2.0 * G
         np.maximum(D2, 0.0, out=D2)

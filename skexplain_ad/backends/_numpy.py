@@ -133,8 +133,7 @@ class NumpyBackend:
 
     def _distances(self, G, xsq, usq, lw, gamma, o):
         """Squared distances from the cross terms ``G``; writes ``o``."""
-        D2 = xsq[:, None] + usq[None, :] - 2.0 * G
-        np.maximum(D2, 0.0, out=D2)
+        D2 = _sq_from_cross(G, xsq, usq)
         o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
         return D2
 
@@ -145,8 +144,7 @@ class NumpyBackend:
         the relevance weights ``q`` (module docstring). ``threads`` is a hint
         for backends that split the pass (numba); numpy ignores it.
         """
-        D2 = xsq[:, None] + usq[None, :] - 2.0 * G
-        np.maximum(D2, 0.0, out=D2)
+        D2 = _sq_from_cross(G, xsq, usq)
         H = gamma * D2 - lw
         o[:] = np.maximum(-logsumexp(-H, axis=1), 0.0)
         if want_q:
@@ -158,6 +156,13 @@ class NumpyBackend:
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(gamma * D2 <= o[:, None], gamma, o[:, None] / D2)
             G[...] = P * scale
+
+
+def _sq_from_cross(G, xsq, usq):
+    """float64 ``d_i^2 = ||x||^2 + ||u_i||^2 - 2 x.u_i`` from the cross terms, clipped at 0."""
+    D2 = xsq[:, None] + usq[None, :] - 2.0 * G
+    np.maximum(D2, 0.0, out=D2)
+    return D2
 
 
 def _relevance_from_q(Q, Xc, UU2):

@@ -2,13 +2,13 @@
 
 Same math as :mod:`skexplain_ad.backends._numpy` (see its docstring; [T]
 eq. 1.3, 1.9, 1.13-1.14). numpy's version makes about eight sweeps over the
-n x m block and allocates as many temporaries; here each row is read in
-one pass with an online log-sum-exp (one ``exp`` per element, in float64
-whatever the dtype of the block; 1.7x faster on float32 blocks than a
-buffered two-pass version, whose float32 loads did not vectorise), and for
-the relevance a second pass writes the weights ``q`` in place, reading d^2
-back from a float64 row buffer. The GEMMs stay
-in BLAS: a hand-written distance kernel is slower (DESIGN.md §5).
+n x m block and allocates as many temporaries; here each row of the block
+is read once: ``h`` and its minimum go to a float64 row buffer (in cache),
+a second loop sums ``exp(hmin - h)`` and, for the relevance, a third writes
+the weights ``q`` in place. All three loops vectorise (SIMD), the ``exp``
+included: :func:`~skexplain_ad.backends._fastexp.exp_nonpos` replaces
+libm's scalar call, which made the pass 4x slower. The GEMMs stay in BLAS:
+a hand-written distance kernel is slower (DESIGN.md §5).
 
 The kernel is a top-level ``@njit(cache=True, nogil=True)`` function: it is
 compiled once and cached on disk, releases the GIL so that row chunks run in
@@ -22,9 +22,11 @@ import numpy as np
 from joblib import cpu_count
 from numba import njit
 
+from ._fastexp import FASTMATH, exp_nonpos
 from ._numpy import NumpyBackend
 
 _EXECUTOR = None
+_TINY = np.finfo(np.float64).tiny
 
 
 def _threads():
@@ -45,60 +47,40 @@ def _executor():
     return _EXECUTOR
 
 
-@njit(cache=True, nogil=True)
-def _online_lse_row(Gr, xr2, usq, lw, gamma, d2b):  # pragma: no cover - jitted
-    """``(hmin, s)`` with ``o = hmin - log(s)`` for one row of cross terms.
-
-    One pass, online log-sum-exp: the running sum is rescaled whenever a
-    smaller h appears, so the current argmin's term is exactly 1 and s >= 1;
-    one exp per element, in float64 whatever the dtype of ``Gr``. Zero-weight
-    templates (h = +inf) add nothing. Writes d^2 into ``d2b`` when it has the
-    row's length (the relevance pass reads it back), else skips it.
-    """
-    m = Gr.shape[0]
-    keep = d2b.shape[0] == m
-    hmin = np.inf
-    s = 0.0
-    for i in range(m):
-        d2 = xr2 + usq[i] - 2.0 * Gr[i]
-        if d2 < 0.0:
-            d2 = 0.0
-        if keep:
-            d2b[i] = d2
-        h = gamma * d2 - lw[i]
-        if h < hmin:
-            s = s * np.exp(h - hmin) + 1.0
-            hmin = h
-        elif h < np.inf:
-            s += np.exp(hmin - h)
-    return hmin, s
-
-
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
 def _softmin_pool(G, xsq, usq, lw, gamma, o, want_q):  # pragma: no cover - jitted
     n, m = G.shape
-    # d^2 stays in a float64 row buffer: the q pass must see the very h the
-    # log-sum-exp saw. (Storing d^2 in G, float32 for float32 queries, and
-    # recomputing h from the rounded value moved each h by up to g ulp(d^2);
-    # past g d^2 ~ 1e10 every term underflowed: o = inf, clipped to 0.)
-    d2b = np.empty(m if want_q else 0, dtype=np.float64)
+    # float64 row buffers, whatever the dtype of G: the q pass must see the
+    # very d^2 and h the log-sum-exp saw. (Storing d^2 in G, float32 for
+    # float32 queries, and recomputing h from the rounded value moved each h
+    # by up to g ulp(d^2); past g d^2 ~ 1e10 every term underflowed: o = inf,
+    # clipped to 0.)
+    d2b = np.empty(m, dtype=np.float64)
+    eb = np.empty(m, dtype=np.float64)
     for r in range(n):
-        hmin, s = _online_lse_row(G[r], xsq[r], usq, lw, gamma, d2b)
-        oo = hmin - np.log(s)
-        if oo < 0.0:
-            oo = 0.0
+        xr2 = xsq[r]
+        hmin = np.inf
+        for i in range(m):
+            d2 = max(xr2 + usq[i] - 2.0 * G[r, i], 0.0)
+            d2b[i] = d2
+            h = gamma * d2 - lw[i]  # +inf for a zero-weight template
+            eb[i] = h
+            hmin = min(hmin, h)
+        s = 0.0  # >= 1: the argmin's own term
+        for i in range(m):
+            e = exp_nonpos(hmin - eb[i])
+            eb[i] = e
+            s += e
+        oo = max(hmin - np.log(s), 0.0)
         o[r] = oo
         if want_q:
-            # q_i = p_i min(o, g d_i^2) / d_i^2, p_i = exp(hmin - h_i) / s
+            # q_i = p_i min(o, g d_i^2) / d_i^2 = p_i min(g, o / d_i^2),
+            # p_i = e_i / s; d_i = 0 gives g (its term (x_j - u_ij)^2 is 0).
+            # Branch-free, or the loop does not vectorise (3x slower).
             inv_s = 1.0 / s
+            Gr = G[r]
             for i in range(m):
-                d2 = d2b[i]
-                p = np.exp(hmin - (gamma * d2 - lw[i])) * inv_s
-                gd2 = gamma * d2
-                if gd2 <= oo:
-                    G[r, i] = p * gamma
-                else:
-                    G[r, i] = p * oo / d2
+                Gr[i] = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
 
 
 class NumbaBackend(NumpyBackend):

@@ -47,15 +47,35 @@ def _row_bytes(dtype, n_templates, n_features, relevance):
     return per_row
 
 
-def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs):
+def _prepared(kernels, templates, log_weights, gamma, dtype, cache):
+    """``kernels.prepare(...)`` for this model, reused from ``cache``.
+
+    ``cache`` (a dict, or None for no reuse) keeps the last preparation,
+    keyed by backend, device, dtype and gamma and checked against the very
+    template and weight arrays, so a refit (new arrays) never sees a stale
+    entry. Reuse saves the centring and casting of the templates, and the
+    relevance operand ``[U, U**2]``, on every call.
+    """
+    key = (kernels.name, str(getattr(kernels, "device", None)), np.dtype(dtype).str, gamma)
+    hit = None if cache is None else cache.get(key)
+    if hit is not None and hit[0] is templates and hit[1] is log_weights:
+        return hit[2]
+    center = np.asarray(templates, dtype=np.float64).mean(axis=0)
+    prep = kernels.prepare(templates, log_weights, gamma, center, dtype)
+    if cache is not None:
+        cache.clear()  # one model's worth of memory at most
+        cache[key] = (templates, log_weights, prep)
+    return prep
+
+
+def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs, cache=None):
     X = np.asarray(X)
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     m, d = templates.shape
     kernels = backends.get(backend, device)
-    center = np.asarray(templates, dtype=np.float64).mean(axis=0)
-    prep = kernels.prepare(templates, log_weights, gamma, center, dtype)
-    if effective_n_jobs(n_jobs) > 1:
-        prep["threads"] = 1  # joblib already runs row chunks in parallel
+    prep = _prepared(kernels, templates, log_weights, float(gamma), dtype, cache)
+    # a hint: joblib already runs row chunks in parallel
+    prep["threads"] = 1 if effective_n_jobs(n_jobs) > 1 else None
     out_shapes = [((), dtype)] + ([((d,), dtype)] if relevance else [])
     return map_row_chunks(
         lambda Xc: kernels.softmin(Xc, prep, relevance=relevance),
@@ -176,20 +196,32 @@ class BaseSoftminDetector(BaseDetector):
         self.templates_ = templates
         self.log_weights_ = normalize_log_weights(log_weights=log_weights)
         self.gamma_ = float(gamma)
+        # the backend's preparation of the fitted model, filled on first use
+        # (see _prepared); never pickled
+        self._prep_cache = {}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_prep_cache" in state:
+            state = {**state, "_prep_cache": {}}
+        return state
 
     def _softmin_kwargs(self):
         return {
             "backend": self.backend,
             "device": getattr(self, "device", None),
             "n_jobs": self.n_jobs,
+            "cache": getattr(self, "_prep_cache", None),
         }
 
     def _outlier_score(self, X):
-        return softmin_outlierness(
-            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs()
+        return _run(
+            X, self.templates_, self.log_weights_, self.gamma_, relevance=False,
+            **self._softmin_kwargs(),
         )
 
     def _explain(self, X):
-        return softmin_relevance(
-            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs()
+        return _run(
+            X, self.templates_, self.log_weights_, self.gamma_, relevance=True,
+            **self._softmin_kwargs(),
         )[1]

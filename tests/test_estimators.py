@@ -141,6 +141,38 @@ def test_persistence_and_clone(Est, data, tmp_path):
             np.testing.assert_array_equal(getattr(other, m)(X_out), ref[m])
 
 
+
+@pytest.mark.parametrize("Est", [KDEDetector, OCSVMDetector])
+def test_prepared_model_cache_is_never_stale(Est, data):
+    """The backend's preparation of the fitted model is reused, never stale.
+
+    Refitting on other data, switching the query dtype or the backend, and
+    pickling must give the numbers of a freshly fitted detector.
+    """
+    X, X_out = data
+    rng = np.random.RandomState(1)
+    X_other = X + rng.normal(scale=0.5, size=X.shape)
+    det = Est(gamma=0.3).fit(X)
+    first = det.explain(X_out)
+    (entry,) = det._prep_cache.values()
+    np.testing.assert_array_equal(det.explain(X_out), first)
+    assert det._prep_cache[next(iter(det._prep_cache))] is entry  # reused
+    for dtype in (np.float32, np.float64):
+        fresh = Est(gamma=0.3).fit(X)
+        np.testing.assert_array_equal(
+            det.score_samples(X_out.astype(dtype)), fresh.score_samples(X_out.astype(dtype))
+        )
+    det.fit(X_other)
+    fresh = Est(gamma=0.3).fit(X_other)
+    np.testing.assert_array_equal(det.explain(X_out), fresh.explain(X_out))
+    det.set_params(backend="numpy")
+    np.testing.assert_allclose(det.explain(X_out), fresh.explain(X_out), rtol=1e-9, atol=1e-12)
+    assert det._prep_cache
+    loaded = pickle.loads(pickle.dumps(det))
+    assert loaded._prep_cache == {}
+    np.testing.assert_array_equal(loaded.explain(X_out), det.explain(X_out))
+
+
 def test_pipeline_end_to_end(data):
     X, X_out = data
     pipe = make_pipeline(StandardScaler(), KDEDetector(gamma=0.2)).fit(X * 10 + 3)

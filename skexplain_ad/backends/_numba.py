@@ -48,8 +48,10 @@ def _executor():
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _softmin_pool(G, xsq, usq, lw, gamma, o, want_q):  # pragma: no cover - jitted
+def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum):  # pragma: no cover - jitted
+    """Pool the cross terms ``G``; ``qsum`` of length n asks for the weights q."""
     n, m = G.shape
+    want_q = qsum.shape[0] == n
     # float64 row buffers, whatever the dtype of G: the q pass must see the
     # very d^2 and h the log-sum-exp saw. (Storing d^2 in G, float32 for
     # float32 queries, and recomputing h from the rounded value moved each h
@@ -79,8 +81,26 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, want_q):  # pragma: no cover - jitt
             # Branch-free, or the loop does not vectorise (3x slower).
             inv_s = 1.0 / s
             Gr = G[r]
+            qs = 0.0
             for i in range(m):
-                Gr[i] = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
+                q = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
+                Gr[i] = q
+                qs += q
+            qsum[r] = qs
+
+
+@njit(cache=True, nogil=True)
+def _assemble_relevance(AB, qsum, Xc, R):  # pragma: no cover - jitted
+    """``R_j = Q (x_j - a_j/Q)^2 + max(b_j - a_j^2/Q, 0)`` in one pass, float64 inside."""
+    n, d = Xc.shape
+    for r in range(n):
+        Q = qsum[r]
+        inv = 1.0 / Q if Q > 0.0 else 0.0
+        for j in range(d):
+            a = np.float64(AB[r, j])
+            mean = a * inv
+            diff = Xc[r, j] - mean
+            R[r, j] = Q * diff * diff + max(AB[r, d + j] - a * mean, 0.0)
 
 
 class NumbaBackend(NumpyBackend):
@@ -91,21 +111,29 @@ class NumbaBackend(NumpyBackend):
     #: rows below which the pass stays on the calling thread
     min_rows_per_thread = 64
 
-    def _pool(self, G, xsq, usq, lw, gamma, o, want_q, threads=None):
+    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None):
         # The kernel releases the GIL and treats rows independently, so row
         # slices run in threads with identical bits; the GEMM before it uses
         # every core through BLAS, and this keeps the pass from being the
         # serial part. map_row_chunks passes threads=1 when joblib already
         # runs chunks in parallel (n_jobs > 1).
         n = G.shape[0]
+        if qsum is None:
+            qsum = np.empty(0, dtype=np.float64)
         k = min(_threads() if threads is None else threads, n // self.min_rows_per_thread)
         if k <= 1:
-            _softmin_pool(G, xsq, usq, lw, gamma, o, want_q)
+            _softmin_pool(G, xsq, usq, lw, gamma, o, qsum)
             return
         bounds = np.linspace(0, n, k + 1).astype(int)
         futures = [
-            _executor().submit(_softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b], want_q)
+            _executor().submit(
+                _softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b],
+                qsum[a:b] if len(qsum) else qsum,
+            )
             for a, b in zip(bounds[:-1], bounds[1:])
         ]
         for f in futures:
             f.result()
+
+    def _assemble(self, AB, qsum, Xc, R):
+        _assemble_relevance(AB, qsum, Xc, R)

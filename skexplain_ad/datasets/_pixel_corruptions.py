@@ -241,7 +241,6 @@ def glass_blur(images, *, sigma=0.7, max_delta=1, iterations=2, random_state=Non
     iterations = check_scalar(iterations, "iterations", numbers.Integral, min_val=1)
     delta = max(1, int(round(max_delta * factor)))
     rng = check_random_state(random_state)
-    n, size, _ = batch.shape
     # Step 1: one-axis blur, then the release's cast to uint8 (truncation).
     x = np.floor(_blur_rows(batch, sigma) * 255.0) / 255.0
     # Step 2: sweeps of swaps, one image after the other, with the draws of

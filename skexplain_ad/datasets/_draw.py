@@ -42,6 +42,35 @@ def _polyline_distance(points, size):
     return dist.min(axis=0)
 
 
-def _stroke(points, size, half_width):
-    """Anti-aliased stroke intensity in [0, 1]: ``1 - dist / half_width``."""
-    return np.clip(1.0 - _polyline_distance(points, size) / half_width, 0.0, 1.0)
+def _released_line(c0, r0, c1, r1, size, width):
+    """A line drawn the way MNIST-C's released code draws its lines.
+
+    The intensity at a pixel centre is ``1 + log(1 - d / width)``, clipped
+    to [0, 1], where ``d`` is the *vertical* distance ``|row - f(col)|`` to
+    the infinite line ``f`` through ``(r0, c0)`` and ``(r1, c1)`` (not the
+    distance to the segment): 1 on the line, 0 from ``d = width (1 - 1/e)``
+    on. Only columns ``floor(c0) <= col < ceil(c1)`` are drawn, and nothing
+    at all when ``c1 == c0`` (a vertical segment).
+
+    Parameters
+    ----------
+    c0, r0, c1, r1 : float
+        Column and row of the two points; ``c0 < c1`` draws left to right.
+    size : int
+        Side of the square image.
+    width : float
+        Scale of the fall-off (2.3 px in MNIST-C at 28 px).
+
+    Returns
+    -------
+    line : ndarray of shape (size, size), float64 in [0, 1]
+    """
+    if c1 == c0:
+        return np.zeros((size, size))
+    rows, cols = _grid(size)
+    slope = (r1 - r0) / (c1 - c0)
+    dist = np.abs(rows - (r0 + slope * (cols - c0)))
+    ratio = np.minimum(dist / width, 1.0 - 1e-12)
+    line = np.clip(1.0 + np.log1p(-ratio), 0.0, 1.0)
+    drawn = (cols >= np.floor(c0)) & (cols < np.ceil(c1))
+    return np.where(drawn, line, 0.0)

@@ -17,6 +17,7 @@ back a lazy dask array (:mod:`skexplain_ad._dask`, DESIGN.md §6): the
 dispatch lives here, never in a subclass.
 """
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -28,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dask import is_dask_array, map_row_blocks
+from ._output import check_output_option, wrap_relevance
 
 __all__ = ["BaseDetector"]
 
@@ -234,13 +236,45 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
         Returns
         -------
-        relevance : ndarray of shape (n_samples, n_features)
+        relevance : ndarray or DataFrame of shape (n_samples, n_features)
             Non-negative; each row sums to at most ``outlier_score(X)``
-            (see the detector's Notes for when it sums exactly).
+            (see the detector's Notes for when it sums exactly). A
+            DataFrame with the columns and index of ``X`` under
+            ``set_output(transform="pandas")`` or the global
+            ``transform_output="pandas"`` (polars likewise); a lazy dask
+            array for dask input.
         """
         if is_dask_array(X):
-            return map_row_blocks(self, "explain", X)
-        return self._explain(self._validate_X(X))
+            # the blocks must come back as arrays, whatever the setting
+            plain = copy.copy(self)
+            plain._sklearn_output_config = {"transform": "default"}
+            return map_row_blocks(plain, "explain", X)
+        return wrap_relevance(self._explain(self._validate_X(X)), X, self)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of ``explain`` (sklearn's ``set_output`` API).
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"pandas"``: ``explain`` returns a DataFrame with the input's
+            columns (``feature_names_in_`` for an array) and index;
+            ``"polars"``: a polars DataFrame; ``"default"``: an ndarray;
+            ``None``: unchanged. Without a setting, the global
+            ``sklearn.set_config(transform_output=...)`` applies.
+
+        Returns
+        -------
+        self : object
+            The detector.
+        """
+        check_output_option(transform, type(self).__name__)
+        if transform is None:
+            return self
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

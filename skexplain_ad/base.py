@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dask import is_dask_array, map_row_blocks
+from ._extreme import check_query_range, fit_scale, fitting_frame
 from ._output import check_output_option, wrap_relevance
 
 __all__ = ["BaseDetector"]
@@ -148,7 +149,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
-        self._fit(X)
+        # data of extreme magnitude: fit on X / s, exact (skexplain_ad/_extreme.py)
+        self.input_scale_ = fit_scale(self, X)
+        if self.input_scale_ != 1.0:
+            X = X / X.dtype.type(self.input_scale_)
+        with fitting_frame(self, X, self.input_scale_):
+            self._fit(X)
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
         else:
@@ -162,7 +168,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     # ----------------------------------------------------------- validation
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        scale = getattr(self, "input_scale_", 1.0)
+        if scale != 1.0:
+            X = X / X.dtype.type(scale)  # exact: a power of two
+        check_query_range(self, X)
+        return X
 
     # ------------------------------------------------------------ predicting
     def outlier_score(self, X):

@@ -35,10 +35,14 @@ What cannot be represented is refused before any computation, with a
 - a query so far from the model that :math:`g\,d_i^2` exceeds
   :math:`2^{1000} \approx 10^{301}` (its outlierness is not a float64);
 - a float ``gamma`` whose rescaled value :math:`g s^2` over- or underflows;
-- training data out of range for a detector that is not scale-invariant
-  (the torch detectors): standardise it first;
-- a gamma heuristic on training data whose samples are all identical
-  (there is no scale to take).
+- training data out of range, or with all rows identical, for a detector
+  that is not scale-invariant (the torch detectors standardise by the
+  data's spread): standardise it first.
+
+Identical training rows are fine for a soft-min detector with a float
+``gamma``; ``gamma="scale"`` then gives 1.0 (sklearn's convention; the
+constancy test is exact, ``X.var()`` of equal values is round-off) and the
+distance heuristics raise.
 """
 
 from contextlib import contextmanager
@@ -51,7 +55,6 @@ __all__ = [
     "fit_scale",
     "is_scale_invariant",
     "check_query_range",
-    "check_identical_rows",
     "rescale_gamma",
     "fitting_frame",
 ]
@@ -146,16 +149,6 @@ def rescale_gamma(gamma, scale, owner="gamma"):
     return g
 
 
-def check_identical_rows(gamma, X):
-    """A gamma heuristic needs spread: raise if all rows of ``X`` coincide."""
-    if isinstance(gamma, str) and X.shape[0] > 0 and not np.any(np.ptp(X, axis=0) > 0):
-        raise ValueError(
-            f"gamma={gamma!r} takes its scale from the spread of the training data, "
-            f"but all {X.shape[0]} training samples are identical; pass gamma as a "
-            "float."
-        )
-
-
 def _energy_extent(est):
     """``(g, u)`` per soft-min part of a fitted ``est``: stiffness and max |template|."""
     U = getattr(est, "templates_", None)
@@ -216,13 +209,15 @@ def _float_gamma(value):
 def fitting_frame(est, X, scale):
     """Fit ``est`` in the rescaled frame: its float gammas become ``g * scale**2``.
 
-    Checks the gamma heuristics against identical training rows first. The
+    Refuses identical training rows for a detector that is not
+    scale-invariant (the soft-min detectors handle them: a float gamma is
+    exact, ``"scale"`` gives 1.0 as sklearn's SVMs do, the distance
+    heuristics raise). The
     estimator's parameters (and its members') are restored on exit; the
     members are replaced by clones for the duration, so the user's member
     instances are never modified.
     """
     gamma = getattr(est, "gamma", None)
-    check_identical_rows(gamma, X)
     if not is_scale_invariant(est) and X.shape[0] > 1 and not np.any(np.ptp(X, axis=0) > 0):
         raise ValueError(
             f"{type(est).__name__}: all {X.shape[0]} training samples are identical; "

@@ -23,7 +23,7 @@ scores, [T] eq. 2.2; the Times model is a soft-min model over midpoints,
 So a scale-invariant detector fitted on data whose largest magnitude lies
 outside :math:`[2^{-100}, 2^{100}]` works on :math:`X / s` with :math:`s` the
 power of two nearest below that magnitude (division by a power of two is
-exact in binary floating point: not one bit changes): ``input_scale_ = s``,
+exact in binary floating point: not one bit changes): ``data_scale_ = s``,
 ``templates_`` and ``gamma_`` are in those units, a float ``gamma``
 parameter is converted to :math:`g s^2`, and every query is divided by
 :math:`s` before scoring. Scores and relevances are those of the model in
@@ -126,7 +126,7 @@ def rescale_gamma(gamma, scale, owner="gamma"):
     gamma : float
         Stiffness in the user's units.
     scale : float
-        ``input_scale_``.
+        ``data_scale_``.
     owner : str
         Named in the error message.
 
@@ -170,7 +170,7 @@ def _energy_extent(est):
 def check_query_range(est, X):
     """Refuse queries whose outlierness would not be a float64 (before any work).
 
-    ``X`` is already in the model's units (divided by ``input_scale_``). For
+    ``X`` is already in the model's units (divided by ``data_scale_``). For
     soft-min parts, :math:`g d_i^2 \\le g\\,d\\,(\\max|x| + \\max|u|)^2`; the
     sum over parts must stay below :math:`2^{1000}`. Other detectors: the
     squared norm :math:`d \\max|x|^2` likewise.
@@ -186,7 +186,7 @@ def check_query_range(est, X):
         else:
             bound = sum(g * n_features * np.float64(a + u) ** 2 for g, u in parts)
     if not bound <= _MAX_ENERGY:
-        scale = getattr(est, "input_scale_", 1.0)
+        scale = getattr(est, "data_scale_", 1.0)
         what = (
             "its squared norm" if parts is None
             else "gamma times its squared distance to the templates"

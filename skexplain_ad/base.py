@@ -12,6 +12,13 @@ and the base turns them into scikit-learn's outlier-detector API
 ``predict`` with +1 inlier / -1 outlier; ``offset_`` from ``contamination``
 as :class:`sklearn.ensemble.IsolationForest` does).
 
+Every fitted detector has ``data_scale_``: 1.0, or for a scale-invariant
+detector (soft-min models and their ensembles) fitted on data of magnitude
+outside [2**-100, 2**100], the power of two it divides every input by, so
+that float64 holds its squared distances; ``templates_`` and ``gamma_`` are
+then in units of ``X / data_scale_`` and scores and relevances are exactly
+those of the model in ``X``'s units (:mod:`skexplain_ad._extreme`).
+
 A row-chunked :class:`dask.array.Array` given to any of these methods gives
 back a lazy dask array (:mod:`skexplain_ad._dask`, DESIGN.md §6): the
 dispatch lives here, never in a subclass.
@@ -150,10 +157,10 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
         # data of extreme magnitude: fit on X / s, exact (skexplain_ad/_extreme.py)
-        self.input_scale_ = fit_scale(self, X)
-        if self.input_scale_ != 1.0:
-            X = X / X.dtype.type(self.input_scale_)
-        with fitting_frame(self, X, self.input_scale_):
+        self.data_scale_ = fit_scale(self, X)
+        if self.data_scale_ != 1.0:
+            X = X / X.dtype.type(self.data_scale_)
+        with fitting_frame(self, X, self.data_scale_):
             self._fit(X)
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
@@ -169,7 +176,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     def _validate_X(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
-        scale = getattr(self, "input_scale_", 1.0)
+        scale = getattr(self, "data_scale_", 1.0)
         if scale != 1.0:
             X = X / X.dtype.type(scale)  # exact: a power of two
         check_query_range(self, X)

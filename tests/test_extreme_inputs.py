@@ -97,9 +97,9 @@ def test_training_data_of_extreme_magnitude(name, factor, data, references):
             det.fit(X * factor)
         return
     det.fit(X * factor)
-    assert det.input_scale_ != 1.0
-    # a power of two: X / input_scale_ is exact
-    assert np.log2(det.input_scale_) == np.round(np.log2(det.input_scale_))
+    assert det.data_scale_ != 1.0
+    # a power of two: X / data_scale_ is exact
+    assert np.log2(det.data_scale_) == np.round(np.log2(det.data_scale_))
     o, R = _finite_checks(det, Q * factor)
     o_ref, R_ref, offset_ref = references[name]
     # exact model; "likelihood" maximises numerically (tolerance 1e-9 in gamma),
@@ -194,7 +194,7 @@ def test_identical_training_rows(name, value, data):
         # gamma="scale": 1.0 in the model's units, as sklearn's SVMs (the
         # round-off variance of 0.1s gave gamma_ = 8e31)
         det.fit(C)
-        q = C[:2] + np.array([[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]) * det.input_scale_
+        q = C[:2] + np.array([[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]) * det.data_scale_
         o, R = _finite_checks(det, q)
         if name == "kde_scale":
             assert det.gamma_ == 1.0
@@ -239,7 +239,7 @@ def test_float_gamma_in_the_users_units(data):
     assert_allclose(bag.explain(Q * f), ref_bag.explain(Q), rtol=1e-9, atol=1e-15)
     # the user's member instances are not modified
     assert bag.estimators[0][1].gamma == 0.3 / f**2
-    assert bag.estimators_[0].gamma_ == pytest.approx(0.3 / f**2 * bag.input_scale_**2)
+    assert bag.estimators_[0].gamma_ == pytest.approx(0.3 / f**2 * bag.data_scale_**2)
 
 
 @pytest.mark.parametrize("factor", [1e200, 1e-300])
@@ -275,5 +275,5 @@ def test_pixel_flipping_on_a_rescaled_model(name, data):
 def test_normal_data_is_not_rescaled(data):
     X, _ = data
     det = KDEDetector().fit(X * 1e20)
-    assert det.input_scale_ == 1.0
+    assert det.data_scale_ == 1.0
     assert det.templates_[0, 0] == X[0, 0] * 1e20

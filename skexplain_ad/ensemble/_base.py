@@ -89,7 +89,7 @@ def check_subset_X(est, X):
             f"{est.n_features_in_} features as input."
         )
     # the model's units (skexplain_ad/_extreme.py; exact, a power of two)
-    return X / getattr(est, "input_scale_", 1.0)
+    return X / getattr(est, "data_scale_", 1.0)
 
 
 def check_keep(X, keep):

@@ -21,7 +21,8 @@ scores, [T] eq. 2.2; the Times model is a soft-min model over midpoints,
 ``"knn_mass"``, ``"likelihood"`` all give :math:`g s^2` on :math:`X / s`).
 
 So a scale-invariant detector fitted on data whose largest magnitude lies
-outside :math:`[2^{-100}, 2^{100}]` works on :math:`X / s` with :math:`s` the
+outside :math:`[2^{-100}, 2^{100}]` (float64; :math:`[2^{-40}, 2^{40}]` for
+float32, whose cross terms stay float32 in the kernels) works on :math:`X / s` with :math:`s` the
 power of two nearest below that magnitude (division by a power of two is
 exact in binary floating point: not one bit changes): ``data_scale_ = s``,
 ``templates_`` and ``gamma_`` are in those units, a float ``gamma``
@@ -32,8 +33,9 @@ the user's units, exactly.
 What cannot be represented is refused before any computation, with a
 ``ValueError`` naming the cause:
 
-- a query so far from the model that :math:`g\,d_i^2` exceeds
-  :math:`2^{1000} \approx 10^{301}` (its outlierness is not a float64);
+- a query so far from the model that :math:`g\,d_i^2` may exceed
+  :math:`2^{1000} \approx 10^{301}` (:math:`2^{120}` for float32): its
+  outlierness is not a float of its dtype;
 - a float ``gamma`` whose rescaled value :math:`g s^2` over- or underflows;
 - training data out of range, or with all rows identical, for a detector
   that is not scale-invariant (the torch detectors standardise by the
@@ -59,11 +61,22 @@ __all__ = [
     "fitting_frame",
 ]
 
-#: training data whose largest magnitude lies outside [LOW, HIGH] is rescaled
+#: float64 training data whose largest magnitude lies outside [LOW, HIGH] is rescaled
 LOW = 2.0**-100
 HIGH = 2.0**100
-#: a bound on g d^2 past which the outlierness may not be a float64
+#: the same for float32 data (the kernels' cross terms X @ U.T stay float32)
+LOW32 = 2.0**-40
+HIGH32 = 2.0**40
+#: a bound on g d^2 past which the outlierness may not be a float64 / float32
 _MAX_ENERGY = 2.0**1000
+_MAX_ENERGY32 = 2.0**120
+
+
+def _limits(dtype):
+    """``(low, high, max_energy, name)`` for inputs of ``dtype``."""
+    if np.dtype(dtype) == np.float32:
+        return LOW32, HIGH32, _MAX_ENERGY32, "float32"
+    return LOW, HIGH, _MAX_ENERGY, "float64"
 
 
 def is_scale_invariant(est):
@@ -106,14 +119,16 @@ def fit_scale(est, X):
         If ``X`` is out of range and ``est`` is not scale-invariant.
     """
     a = _max_abs(X)
-    if a == 0.0 or LOW <= a <= HIGH:
+    low, high, _, kind = _limits(X.dtype)
+    if a == 0.0 or low <= a <= high:
         return 1.0
     if not is_scale_invariant(est):
         raise ValueError(
             f"{type(est).__name__}: the training data's largest magnitude is "
-            f"{a:.3g}, outside [2**-100, 2**100] = [{LOW:.3g}, {HIGH:.3g}], where its "
-            "float computation holds; this detector is not scale-invariant, so it "
-            "cannot rescale X exactly. Standardise X first (e.g. StandardScaler)."
+            f"{a:.3g}, outside [2**{int(np.log2(low))}, 2**{int(np.log2(high))}] = "
+            f"[{low:.3g}, {high:.3g}], where its {kind} computation holds; this "
+            "detector is not scale-invariant, so it cannot rescale X exactly. "
+            "Standardise X first (e.g. StandardScaler)."
         )
     return float(2.0 ** np.floor(np.log2(a)))
 
@@ -185,7 +200,8 @@ def check_query_range(est, X):
             bound = n_features * np.float64(a) * a
         else:
             bound = sum(g * n_features * np.float64(a + u) ** 2 for g, u in parts)
-    if not bound <= _MAX_ENERGY:
+    _, _, max_energy, kind = _limits(X.dtype)
+    if not bound <= max_energy:
         scale = getattr(est, "data_scale_", 1.0)
         what = (
             "its squared norm" if parts is None
@@ -194,8 +210,8 @@ def check_query_range(est, X):
         raise ValueError(
             f"{type(est).__name__}: X has a value of magnitude {a * scale:.3g} (the "
             f"training data's scale is {scale:.3g}); {what} reaches ~{bound:.3g}, past "
-            f"2**1000 ~ {_MAX_ENERGY:.3g}, so its outlierness is not representable "
-            "in float64."
+            f"2**{int(np.log2(max_energy))} ~ {max_energy:.3g}, so its outlierness is "
+            f"not representable in {kind}."
         )
 
 

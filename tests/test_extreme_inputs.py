@@ -277,3 +277,27 @@ def test_normal_data_is_not_rescaled(data):
     det = KDEDetector().fit(X * 1e20)
     assert det.data_scale_ == 1.0
     assert det.templates_[0, 0] == X[0, 0] * 1e20
+
+
+# ------------------------------------------------- every backend, float32
+@pytest.mark.parametrize("dtype, factors, far", [
+    (np.float64, [1e200, 1e-300], 1e200),
+    (np.float32, [np.float32(1e25), np.float32(1e-25)], np.float32(1e25)),
+])
+def test_every_backend(backend, dtype, factors, far, data):
+    X, Q = (a.astype(dtype) for a in data)
+    ref = KDEDetector(backend=backend).fit(X)
+    o_ref, R_ref = ref.outlier_score(Q), ref.explain(Q)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for f in factors:
+        det = KDEDetector(backend=backend).fit(X * f)
+        assert det.data_scale_ != 1.0
+        o, R = _finite_checks(det, Q * f)
+        assert o.dtype == R.dtype == dtype
+        assert_allclose(o, o_ref, rtol=rtol)
+        assert_allclose(R, R_ref, rtol=100 * rtol, atol=rtol * np.abs(R_ref).max())
+    # the old failures: ZeroDivisionError (numba), o = inf and NaN relevance
+    # (numpy, torch) for float64; o = inf silently for float32
+    kind = "float32" if dtype == np.float32 else "float64"
+    with pytest.raises(ValueError, match=f"not representable in {kind}"):
+        ref.explain(Q * far)

@@ -8,6 +8,7 @@ explanation points at the real anomaly (the Clever Hans audit).
 from ._audit import audit
 from .detectors import KDEDetector, OCSVMDetector
 from .ensemble import BaggedDetector, TimesEnsemble
+from .explain import explain
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = [
     "BaggedDetector",
     "TimesEnsemble",
     "audit",
+    "explain",
     "__version__",
 ]
 

@@ -12,11 +12,19 @@ and the base turns them into scikit-learn's outlier-detector API
 ``predict`` with +1 inlier / -1 outlier; ``offset_`` from ``contamination``
 as :class:`sklearn.ensemble.IsolationForest` does).
 
+Every fitted detector has ``data_scale_``: 1.0, or for a scale-invariant
+detector (soft-min models and their ensembles) fitted on data of magnitude
+outside [2**-100, 2**100], the power of two it divides every input by, so
+that float64 holds its squared distances; ``templates_`` and ``gamma_`` are
+then in units of ``X / data_scale_`` and scores and relevances are exactly
+those of the model in ``X``'s units (:mod:`skexplain_ad._extreme`).
+
 A row-chunked :class:`dask.array.Array` given to any of these methods gives
 back a lazy dask array (:mod:`skexplain_ad._dask`, DESIGN.md §6): the
 dispatch lives here, never in a subclass.
 """
 
+import copy
 from numbers import Real
 
 import numpy as np
@@ -28,6 +36,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dask import is_dask_array, map_row_blocks
+from ._extreme import check_query_range, fit_scale, fitting_frame
+from ._output import check_output_option, wrap_relevance
 
 __all__ = ["BaseDetector"]
 
@@ -146,7 +156,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
-        self._fit(X)
+        # data of extreme magnitude: fit on X / s, exact (skexplain_ad/_extreme.py)
+        self.data_scale_ = fit_scale(self, X)
+        if self.data_scale_ != 1.0:
+            X = X / X.dtype.type(self.data_scale_)
+        with fitting_frame(self, X, self.data_scale_):
+            self._fit(X)
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
         else:
@@ -160,7 +175,12 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     # ----------------------------------------------------------- validation
     def _validate_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        scale = getattr(self, "data_scale_", 1.0)
+        if scale != 1.0:
+            X = X / X.dtype.type(scale)  # exact: a power of two
+        check_query_range(self, X)
+        return X
 
     # ------------------------------------------------------------ predicting
     def outlier_score(self, X):
@@ -234,13 +254,45 @@ class BaseDetector(OutlierMixin, BaseEstimator):
 
         Returns
         -------
-        relevance : ndarray of shape (n_samples, n_features)
+        relevance : ndarray or DataFrame of shape (n_samples, n_features)
             Non-negative; each row sums to at most ``outlier_score(X)``
-            (see the detector's Notes for when it sums exactly).
+            (see the detector's Notes for when it sums exactly). A
+            DataFrame with the columns and index of ``X`` under
+            ``set_output(transform="pandas")`` or the global
+            ``transform_output="pandas"`` (polars likewise); a lazy dask
+            array for dask input.
         """
         if is_dask_array(X):
-            return map_row_blocks(self, "explain", X)
-        return self._explain(self._validate_X(X))
+            # the blocks must come back as arrays, whatever the setting
+            plain = copy.copy(self)
+            plain._sklearn_output_config = {"transform": "default"}
+            return map_row_blocks(plain, "explain", X)
+        return wrap_relevance(self._explain(self._validate_X(X)), X, self)
+
+    def set_output(self, *, transform=None):
+        """Set the output container of ``explain`` (sklearn's ``set_output`` API).
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"}, default=None
+            ``"pandas"``: ``explain`` returns a DataFrame with the input's
+            columns (``feature_names_in_`` for an array) and index;
+            ``"polars"``: a polars DataFrame; ``"default"``: an ndarray;
+            ``None``: unchanged. Without a setting, the global
+            ``sklearn.set_config(transform_output=...)`` applies.
+
+        Returns
+        -------
+        self : object
+            The detector.
+        """
+        check_output_option(transform, type(self).__name__)
+        if transform is None:
+            return self
+        if not hasattr(self, "_sklearn_output_config"):
+            self._sklearn_output_config = {}
+        self._sklearn_output_config["transform"] = transform
+        return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

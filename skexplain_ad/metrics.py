@@ -868,7 +868,9 @@ def pixel_flipping_curve(
     orders = _removal_orders(X, relevance, order, rng)
 
     if score is None:
-        o_k = _pf_softmin(X, orders, counts, U, lw, g)
+        # templates_ are in units of X / data_scale_ (skexplain_ad/_extreme.py)
+        X_model = X / getattr(detector, "data_scale_", 1.0)
+        o_k = _pf_softmin(X_model, orders, counts, U, lw, g)
     else:
         o_k = _pf_batched(X, orders, counts, score)
     o_0 = o_k[:, :1]

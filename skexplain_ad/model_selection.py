@@ -128,6 +128,8 @@ def scale_gamma(X):
     0.5
     """
     X = check_array(X, dtype=np.float64)
+    if not np.any(np.ptp(X, axis=0) > 0):
+        return 1.0  # constant: X.var() would be round-off, not zero
     var = X.var()
     return float(1.0 / (X.shape[1] * var)) if var > 0 else 1.0
 

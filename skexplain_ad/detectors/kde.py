@@ -155,5 +155,9 @@ class KDEDetector(BaseSoftminDetector):
             ``mean(-o(X)) + n_features / 2 * log(gamma_ / pi)``.
         """
         o = self.outlier_score(X).astype(np.float64)
-        # -o(x) = log mean_i exp(-g d_i^2); see model_selection.kde_log_likelihood
-        return float(np.mean(-o) + 0.5 * self.n_features_in_ * np.log(self.gamma_ / np.pi))
+        # -o(x) = log mean_i exp(-g d_i^2); see model_selection.kde_log_likelihood.
+        # gamma_ is in units of X / data_scale_: the density in X's units has
+        # the Jacobian 1 / data_scale_**d (skexplain_ad/_extreme.py)
+        d = self.n_features_in_
+        log_scale = np.log(getattr(self, "data_scale_", 1.0))
+        return float(np.mean(-o) + 0.5 * d * np.log(self.gamma_ / np.pi) - d * log_scale)

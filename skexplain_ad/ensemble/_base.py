@@ -88,7 +88,8 @@ def check_subset_X(est, X):
             f"X has shape {X.shape}, but {type(est).__name__} is expecting "
             f"{est.n_features_in_} features as input."
         )
-    return X
+    # the model's units (skexplain_ad/_extreme.py; exact, a power of two)
+    return X / getattr(est, "data_scale_", 1.0)
 
 
 def check_keep(X, keep):

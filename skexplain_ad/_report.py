@@ -124,7 +124,7 @@ def detection_threshold(n_inliers, n_outliers):
     >>> round(detection_threshold(1000, 100), 3)
     0.6
     >>> round(detection_threshold(20, 5), 3)
-    0.928
+    0.942
     """
     n0 = np.asarray(n_inliers, dtype=np.float64)
     n1 = np.asarray(n_outliers, dtype=np.float64)
@@ -346,10 +346,14 @@ def format_terminal_summary(results, report_path=None, *, reference=None, width=
     >>> t = pd.DataFrame({"dataset": "digits-c", "detector": ["KDE"], "anomaly": ["fog"],
     ...                   "roc_auc": [0.9], "cosine": [0.3],
     ...                   "clever_hans_difference": [0.6], "n_inliers": 500, "n_outliers": 50})
-    >>> print(format_terminal_summary(t, "out"))  # doctest: +NORMALIZE_WHITESPACE
-    Clever Hans audit of digits-c: 1 detector(s) x 1 anomaly type(s)
-    detector        ROC  cosine  CH score  verdict
-    KDE           0.900   0.300     0.600  detects: detects 1/1 types
+    >>> print(format_terminal_summary(t, "out", reference={("KDE", "fog"): 0.2}, width=60))
+    Clever Hans audit of digits-c: 1 detector(s) x 1 anomaly ...
+    detector      ROC  cosine  CH score  verdict
+    KDE         0.900   0.300     0.600  sound (detected 1/1,...
+    Most trustworthy: KDE: it detects 1 of 1 anomaly types and
+      on 1 of them its explanation points at the anomaly better
+      than an uninformed one (mean ROC 0.900, mean cosine 0.300,
+      mean Clever Hans score 0.600).
     Top Clever Hans scores (ROC - cosine): KDE/fog 0.60
     report: out/index.html
     """
@@ -365,17 +369,27 @@ def format_terminal_summary(results, report_path=None, *, reference=None, width=
     name_w = max([8, *(len(str(d)) for d in dets["detector"])]) if len(dets) else 8
     lines.append(f"{'detector':<{name_w}}  {'ROC':>7}  {'cosine':>6}  {'CH score':>8}  verdict")
     for _, d in dets.iterrows():
+        short = f"detected {d['n_detected']}/{d['n_anomalies']}"
+        if d["judged"] and d["n_detected"]:
+            short += f", right reasons {d['n_right']}, Clever Hans {d['n_clever_hans']}"
         lines.append(f"{str(d['detector']):<{name_w}}  {d['roc_auc']:7.3f}  {d['cosine']:6.3f}  "
-                     f"{d['clever_hans_difference']:8.3f}  {d['verdict']}: {d['summary']}")
+                     f"{d['clever_hans_difference']:8.3f}  {d['verdict']} ({short})")
     findings = []
     best = _best(dets)
     if best is not None:
         findings.append(f"Most trustworthy: {best['detector']}: {_evidence(best)}.")
     elif reference is not None and len(dets):
         findings.append("No detector is right for the right reasons on any anomaly type.")
+    hans = rows[rows["clever_hans"]].sort_values("clever_hans_difference", ascending=False)
+    if len(hans):
+        findings.append(f"Clever Hans cases ({len(hans)}): detected, explanation no better than "
+                        "an uninformed one: " + ", ".join(
+                            f"{r.detector}/{r.anomaly} (ROC {r.roc_auc:.2f}, cos {r.cosine:.2f})"
+                            for r in hans.head(4).itertuples()) + (", ..." if len(hans) > 4 else ""))
     top = rows.sort_values("clever_hans_difference", ascending=False).head(3)
-    findings.append("Top Clever Hans scores (ROC - cosine): " + ", ".join(
-        f"{r.detector}/{r.anomaly} {r.clever_hans_difference:.2f}" for r in top.itertuples()))
+    if not len(hans):
+        findings.append("Top Clever Hans scores (ROC - cosine): " + ", ".join(
+            f"{r.detector}/{r.anomaly} {r.clever_hans_difference:.2f}" for r in top.itertuples()))
     findings += _baseline_findings(results)
     for f in findings:
         lines += textwrap.wrap(f, width, subsequent_indent="  ", break_on_hyphens=False)
@@ -385,12 +399,22 @@ def format_terminal_summary(results, report_path=None, *, reference=None, width=
     return "\n".join(_fit(line, width) for line in lines)
 
 
-def _explainer_means(table):
+_EXPLAINER_ORDER = ("lrp", "random", "distance-to-mean", "occlusion", "kernel-shap")
+
+
+def _explainer_means(table, detectors=None):
+    """Means per (detector, explainer), detectors in the given order, LRP first."""
     if "explainer" not in table.columns or table["explainer"].nunique() < 2:
         return None
     cols = [c for c in ("cosine", "pixel_flipping_auc", "pixel_auroc", _seconds_column(table))
             if c and c in table.columns]
-    return table.groupby(["detector", "explainer"], sort=False)[cols].mean()
+    means = table.groupby(["detector", "explainer"], sort=False)[cols].mean()
+    dets = list(detectors) if detectors is not None else list(dict.fromkeys(table["detector"]))
+    dets += [d for d in dict.fromkeys(table["detector"]) if d not in dets]
+    found = list(dict.fromkeys(table["explainer"]))
+    expls = [e for e in _EXPLAINER_ORDER if e in found] + [e for e in found if e not in _EXPLAINER_ORDER]
+    order = [(d, e) for d in dets for e in expls if (d, e) in means.index]
+    return means.loc[order]
 
 
 def _lrp_losses(means):
@@ -404,7 +428,6 @@ def _lrp_losses(means):
             if metric not in means.columns or not np.isfinite(lrp[metric]):
                 continue
             others = means.loc[det][metric].drop("lrp").dropna()
-            others = others[others.index != "random"] if metric != "cosine" else others
             if not len(others):
                 continue
             b = others.idxmax() if higher else others.idxmin()
@@ -421,8 +444,11 @@ def _baseline_findings(table):
     if not losses:
         return ["LRP vs baselines: LRP is at least as good as every baseline on every "
                 "detector (cosine, pixel flipping, pixel AUROC)."]
-    return ["LRP loses to a baseline: " + "; ".join(
-        f"{d} {m} {b} {vb:.3f} vs lrp {vl:.3f}" for d, m, b, vl, vb in losses)]
+    big = sorted(losses, key=lambda x: -abs(x[4] - x[3]))
+    more = f" (+{len(big) - 3} smaller, see the report)" if len(big) > 3 else ""
+    return [f"LRP loses to a baseline in {len(losses)} detector x metric pair(s), largest: "
+            + "; ".join(f"{d} {m}: {b} {vb:.3f} vs lrp {vl:.3f}" for d, m, b, vl, vb in big[:3])
+            + more]
 
 
 # ---------------------------------------------------------------------------
@@ -527,8 +553,12 @@ def _timings_table(timings):
     return _kv_table(timings)
 
 
-def _pivot_html(rows, value, *, lo, mid, hi, reverse=False, marks=None):
+def _pivot_html(rows, value, *, lo, mid, hi, reverse=False, marks=None, order=None, grey=None):
     p = rows.pivot_table(index="anomaly", columns="detector", values=value, aggfunc="mean", sort=False)
+    if order is not None:
+        p = p[[d for d in order if d in p.columns]]
+    gr = None if grey is None else rows.pivot_table(
+        index="anomaly", columns="detector", values=grey, aggfunc="max", sort=False)
     mk = None if marks is None else rows.pivot_table(
         index="anomaly", columns="detector", values=marks, aggfunc="max", sort=False)
     body = []
@@ -537,6 +567,9 @@ def _pivot_html(rows, value, *, lo, mid, hi, reverse=False, marks=None):
         for d in p.columns:
             v = p.loc[a, d]
             flag = " &#9888;" if mk is not None and bool(mk.loc[a, d]) else ""
+            if gr is not None and not bool(gr.loc[a, d]):  # not detected: the score means little
+                cells.append((f"<i>{_num(v)}</i>", "background:#eeeeee;color:#777"))
+                continue
             cells.append((_num(v) + flag, f"background:{_color(v, lo, mid, hi, reverse=reverse)}"))
         body.append(cells)
     mean = ["<b>mean</b>", *((f"<b>{_num(p[d].mean())}</b>",
@@ -706,7 +739,7 @@ def write_report(out, table, ds, relevances, curves, *, n_examples=3, settings=N
     parts += _html_overview(rows, dets, best, figs)
     parts += _html_examples(table, rows, ds, relevances, scores, n_examples, figs, feature_names)
     parts += _html_pixel_flipping(curves, ds, rows, figs)
-    parts += _html_baselines(table, figs)
+    parts += _html_baselines(table, dets, figs)
     parts += _html_glossary(table)
     parts += _html_settings(settings, payload, t_start)
     if plotting is None:
@@ -764,13 +797,15 @@ def _html_summary(table, rows, dets, best, ref_source):
             (_num(d["roc_auc"]), f"background:{_color(d['roc_auc'], 0, 0.5, 1)}"),
             (_num(d["cosine"]), f"background:{_color(d['cosine'], 0, 0.3, 1)}"),
             (_num(d["clever_hans_difference"]),
+             "background:#eeeeee;color:#777" if d["n_detected"] == 0 else
              f"background:{_color(d['clever_hans_difference'], -1, 0.2, 1, reverse=True)}"),
             (f"<span class='v-{re.sub(r'[^A-Za-z]', '', v)}'>{_esc(v)}</span>", "text-align:left"),
             (_esc(d["summary"]), "text-align:left"),
         ))
     parts.append(_table(["detector", "detection ROC<br>(mean)", "explanation<br>cosine (mean)",
                          "Clever Hans score<br>ROC - cosine (mean)", "verdict", "why"],
-                        body))
+                        body).replace("<th class=''>verdict</th><th class=''>why</th>",
+                                      "<th class='l'>verdict</th><th class='l'>why</th>"))
     thr = rows["threshold"].to_numpy(dtype=float)
     thr_txt = (f"{thr.min():.3f}" if np.ptp(thr) < 1e-9 else f"{thr.min():.3f} to {thr.max():.3f}") \
         if thr.size else "n/a"
@@ -805,19 +840,21 @@ def _html_summary(table, rows, dets, best, ref_source):
 
 
 def _html_overview(rows, dets, best, figs):
+    order = dets["detector"].tolist()
     parts = ["<h2>Detection and explanation per anomaly type</h2>",
              "<p class='note'>Fig. 2 of [P] as a table: detection ROC-AUC of each detector (column) "
              "on each anomaly type (row); green = detected, white = guessing (0.5), red = worse "
              "than guessing. Beside it the explanation cosine and the Clever Hans score; "
-             "&#9888; marks a Clever Hans case.</p>",
+             "&#9888; marks a Clever Hans case; grey italics: not detected, where a low Clever Hans "
+             "score means nothing. Detectors in the order of the summary.</p>",
              "<div class='row'><div><h3>Detection ROC-AUC<br>(higher = better)</h3>",
-             _pivot_html(rows, "roc_auc", lo=0, mid=0.5, hi=1),
+             _pivot_html(rows, "roc_auc", lo=0, mid=0.5, hi=1, order=order),
              "</div><div><h3>Explanation cosine<br>(higher = better)</h3>",
              _pivot_html(rows, "cosine", lo=0, mid=float(np.nanmean(rows["reference"]))
-                         if np.isfinite(rows["reference"]).any() else 0.3, hi=1),
+                         if np.isfinite(rows["reference"]).any() else 0.3, hi=1, order=order),
              "</div><div><h3>Clever Hans score, ROC - cosine<br>(lower = better)</h3>",
              _pivot_html(rows, "clever_hans_difference", lo=-1, mid=0.2, hi=1, reverse=True,
-                         marks="clever_hans"),
+                         marks="clever_hans", order=order, grey="detected"),
              "</div></div>"]
     p = figs.plotting
     if p is None:
@@ -963,8 +1000,8 @@ def _html_pixel_flipping(curves, ds, rows, figs):
     return parts
 
 
-def _html_baselines(table, figs):
-    means = _explainer_means(table)
+def _html_baselines(table, dets, figs):
+    means = _explainer_means(table, dets["detector"].tolist())
     if means is None:
         return []
     cols = list(means.columns)
@@ -985,7 +1022,7 @@ def _html_baselines(table, figs):
                 hib = better_high.get(c, False)
                 col = sub[c].dropna()
                 is_best = len(col) and np.isfinite(v) and v == (col.max() if hib else col.min())
-                txt = _num(v, 4 if c not in better_high else 3)
+                txt = _num(v) if c in better_high else f"{v:.3g}"
                 cells.append(f"<b>{txt}</b>" if is_best else txt)
             body.append(cells)
     head = ["detector", "explainer", *[f"{_esc(c)}<br>({'higher' if better_high.get(c) else 'lower'} = better)"

@@ -228,36 +228,41 @@ def plot_explanations(images, ground_truths, relevances, image_shape, *, title=N
 
 
 def _plot_feature_bars(images, ground_truths, maps, *, title, row_labels, feature_names, notes):
-    import matplotlib
-
+    """Tabular rows: ground truth as outlined bars, the first map as signed bars,
+    further maps as markers; all divided by their largest (absolute) value."""
     n, d = images.shape
     names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(d)]
     if len(names) != d:
         raise ValueError(f"feature_names must have {d} names; got {len(names)}.")
-    fig = new_figure((max(4.5, 0.35 * d + 2.0), 1.9 * n + 1.0), layout="constrained")
+    fig = new_figure((max(5.5, 0.42 * d + 2.5), 1.7 * n + 1.3), layout="constrained")
     axes = fig.subplots(n, 1, squeeze=False)[:, 0]
-    cmap = matplotlib.colormaps[RELEVANCE_CMAP]
-    k = len(maps) + 1
-    width = 0.8 / k
     pos = np.arange(d)
+    first, *others = maps
+    markers = "osD^vP*X"
     for i, ax in enumerate(axes):
         gt = _unit(ground_truths[i], signed=False)
-        ax.bar(pos - 0.4 + width / 2, gt, width, color=matplotlib.colormaps[GROUND_TRUTH_CMAP](0.7),
-               label="ground truth / max")
-        for j, (name, r) in enumerate(maps.items()):
-            rel = _unit(r[i], signed=True)
-            ax.bar(pos - 0.4 + width * (j + 1.5), rel, width, color=cmap(0.5 + 0.5 * rel),
-                   edgecolor="k", linewidth=0.3, hatch=None if j == 0 else "//",
-                   label=f"{name} / max |relevance|")
+        ax.bar(pos, gt, 0.8, facecolor="#f5b7b1", edgecolor="#922b21", linewidth=0.8,
+               label="ground truth")
+        rel = _unit(maps[first][i], signed=True)
+        ax.bar(pos, rel, 0.4, color=np.where(rel >= 0, "#c0392b", "#2471a3"), label=first)
+        for k, name in enumerate(others):
+            ax.plot(pos, _unit(maps[name][i], signed=True), linestyle="none",
+                    marker=markers[k % len(markers)], markersize=4, markerfacecolor="none",
+                    color=f"C{k}", label=name)
         ax.axhline(0, color="k", linewidth=0.5)
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_xticks(pos, names if i == n - 1 else [""] * d, rotation=60, fontsize=7, ha="right")
+        ax.set_ylim(-1.1, 1.1)
+        ax.set_xticks(pos, names if i == n - 1 else [""] * d, rotation=45, fontsize=7, ha="right")
         ax.tick_params(axis="y", labelsize=6)
+        ax.grid(axis="y", alpha=0.3)
+        if i == 0:
+            ax.text(1.0, 1.02, "each series / its max |value|", transform=ax.transAxes,
+                    ha="right", va="bottom", fontsize=6, color="0.4")
         if row_labels is not None:
             ax.set_ylabel(row_labels[i], fontsize=7)
         if notes is not None:
-            ax.set_title("  ".join(f"{k}: {t}" for k, t in zip(maps, notes[i])), fontsize=7, loc="left")
-    axes[0].legend(fontsize=6, loc="upper right", ncols=min(k, 3))
+            ax.set_title("   ".join(f"{k}: {t}" for k, t in zip(maps, notes[i])), fontsize=6, loc="left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+               ncols=min(len(maps) + 1, 4), fontsize=6, frameon=False)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
@@ -356,7 +361,7 @@ def plot_top_clever_hans(table, *, k=3, score="clever_hans_difference"):
     ...                   "clever_hans_difference": [.8, .3, .5, 0.]})
     >>> fig = plot_top_clever_hans(t)
     >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    ['c', 'a']
+    ['a', 'c', 'b']
     """
     if int(k) < 1:
         raise ValueError(f"k must be >= 1; got {k!r}.")
@@ -427,11 +432,13 @@ def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None)
                          f"{len(detectors)}, {roc.size}, {ch.size}.")
     fig = new_figure((4.6, 3.5), layout="constrained")
     ax = fig.add_subplot()
-    for name, x, y in zip(detectors, roc, ch):
+    for k, (name, x, y) in enumerate(zip(detectors, roc, ch)):
         star = name == best
         ax.scatter([x], [y], s=90 if star else 40, marker="*" if star else "o",
                    color="#27ae60" if star else "#34495e", zorder=3)
-        ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        # alternate label sides so that close points stay readable
+        ax.annotate(name, (x, y), textcoords="offset points", fontsize=7,
+                    xytext=(-5, 4 - 12 * (k % 2)), ha="right")
     ax.set_xlabel("mean detection ROC-AUC (higher = better)", fontsize=8)
     ax.set_ylabel("mean Clever Hans score, ROC - cosine\n(lower = better)", fontsize=8)
     ax.grid(alpha=0.3)
@@ -476,15 +483,17 @@ def plot_explainer_comparison(means, *, metrics=("cosine", "pixel_flipping_auc")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     width = 0.8 / len(expls)
     pos = np.arange(len(dets))
+    fixed = {"lrp": "#1e8449", "random": "#b3b6b7", "distance-to-mean": "#2e86c1",
+             "occlusion": "#d68910", "kernel-shap": "#8e44ad"}
     for ax, metric in zip(axes, metrics):
         for j, e in enumerate(expls):
             vals = [means[metric].get((d, e), np.nan) for d in dets]
-            ax.bar(pos - 0.4 + width * (j + 0.5), vals, width, label=e,
-                   hatch=None if e == "lrp" else "", edgecolor="k" if e == "lrp" else None,
-                   linewidth=0.8)
+            ax.bar(pos - 0.4 + width * (j + 0.5), vals, width, label=e, color=fixed.get(e),
+                   edgecolor="k" if e == "lrp" else "none", linewidth=0.8)
         ax.set_xticks(pos, dets, fontsize=7, rotation=30, ha="right")
         better = "lower" if "flipping" in metric or "seconds" in metric else "higher"
         ax.set_title(f"{metric} ({better} = better)", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
-    axes[0].legend(fontsize=6, ncols=2)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+               ncols=len(expls), fontsize=7, frameon=False)
     return fig

@@ -978,26 +978,43 @@ def _html_pixel_flipping(curves, ds, rows, figs):
     means = {d: _mean_curves(c) for d, c in curves.items() if c}
     means = {d: m for d, m in means.items() if m is not None}
     if means:
-        n = len(means)
-        cols = min(n, 4)
-        fig = p.new_figure((3.0 * cols, 2.6 * (-(-n // cols)) + 0.2), layout="constrained")
-        axes = fig.subplots(-(-n // cols), cols, squeeze=False).ravel()
-        for ax, (d, m) in zip(axes, means.items()):
-            p.plot_pixel_flipping({d: m}, title=d, ax=ax)
-        for ax in axes[n:]:
-            ax.set_visible(False)
-        f = figs.save(fig, "pixel_flipping.png")
+        f = figs.save(_panels(p, means, lambda d, m: {d: m}), "pixel_flipping.png")
         parts.append(_figure(f, "Mean pixel-flipping curve over all anomaly types per detector: "
                              "solid = LRP order, other lines = baseline explainers when audited, "
                              "dashed grey = random order."))
     anomalies = list(dict.fromkeys(a for c in curves.values() for a in c))
-    for a in anomalies:
-        fig = p.plot_pixel_flipping({d: c[a] for d, c in curves.items() if a in c}, title=str(a))
-        f = figs.save(fig, f"pixel_flipping_{_slug(a)}.png", dpi=80)
-        parts.append(f"<details><summary>pixel flipping: {_esc(a)}</summary>"
-                     + _figure(f, f"{_esc(a)}: mean curve over the flipped outliers, per detector.")
+    if anomalies:
+        per = {a: {d: _lrp_and_random(c[a]) for d, c in curves.items() if a in c} for a in anomalies}
+        f = figs.save(_panels(p, per, lambda a, v: v), "pixel_flipping_by_anomaly.png", dpi=80)
+        parts.append("<details><summary>pixel flipping per anomaly type</summary>"
+                     + _figure(f, "One panel per anomaly type: each detector's LRP order (solid) "
+                               "and random order (dashed), mean over the flipped outliers.")
                      + "</details>")
     return parts
+
+
+def _lrp_and_random(value):
+    from .plotting import _curve_parts
+
+    fr, parts = _curve_parts(value)
+    keep = {k: v for k, v in parts.items() if k in ("lrp", "random")} or parts
+    return {"fractions": fr, **keep}
+
+
+def _panels(p, items, curves_of, cols=4):
+    """A grid of pixel-flipping panels (no constrained layout: it is slow)."""
+    n = len(items)
+    cols = min(n, cols)
+    rows = -(-n // cols)
+    fig = p.new_figure((3.0 * cols, 2.5 * rows + 0.3))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    fig.subplots_adjust(left=0.07 if cols > 1 else 0.18, right=0.98, bottom=0.16 / rows + 0.02,
+                        top=1 - 0.1 / rows, wspace=0.3, hspace=0.55)
+    for ax, (name, value) in zip(axes, items.items()):
+        p.plot_pixel_flipping(curves_of(name, value), title=str(name), ax=ax)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig
 
 
 def _html_baselines(table, dets, figs):

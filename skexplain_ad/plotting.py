@@ -181,8 +181,8 @@ def plot_explanations(images, ground_truths, relevances, image_shape, *, title=N
     >>> from skexplain_ad.plotting import plot_explanations
     >>> X = np.random.RandomState(0).rand(2, 16)
     >>> fig = plot_explanations(X, X, X - 0.5, (4, 4), title="demo")
-    >>> len(fig.axes)  # 2 rows x 3 panels + 2 colorbars
-    8
+    >>> len(fig.axes)  # the panels, painted into one image, and 2 colorbars
+    3
     """
     images, ground_truths, maps = _check_rows(images, ground_truths, relevances, extra,
                                               relevance_name)
@@ -194,37 +194,100 @@ def plot_explanations(images, ground_truths, relevances, image_shape, *, title=N
     if not _is_image(image_shape):
         return _plot_feature_bars(images, ground_truths, maps, title=title, row_labels=row_labels,
                                   feature_names=feature_names, notes=notes)
-    image_shape = tuple(image_shape)
-    n_cols = 2 + len(maps)
-    fig = new_figure((1.7 * n_cols + 0.6, 1.75 * n + 1.2), layout="constrained")
-    axes = fig.subplots(n, n_cols, squeeze=False)
-    im_gt = im_rel = None
+    return _plot_image_grid(images, ground_truths, maps, tuple(image_shape), title=title,
+                            row_labels=row_labels, notes=notes)
+
+
+def _grid_gaps(image_shape, with_notes):
+    """Pixels between panels (columns, rows) and inches per pixel of the grid."""
+    h, w = image_shape[:2]
+    scale = 1.2 / w
+    gx = max(1, round(0.12 / scale))
+    gy = max(1, round((0.3 if with_notes else 0.12) / scale))
+    return gx, gy, scale
+
+
+def _rgba(arr, cmap, lo):
+    import matplotlib
+
+    if arr.ndim == 3:  # a colour image as it is
+        rgb = np.clip(arr[..., :3], 0.0, 1.0)
+        return np.concatenate([rgb, np.ones(arr.shape[:2] + (1,))], axis=-1)
+    return matplotlib.colormaps[cmap]((np.clip(arr, lo, 1.0) - lo) / (1.0 - lo))
+
+
+def _plot_image_grid(images, ground_truths, maps, image_shape, *, title, row_labels, notes):
+    """Every panel painted into ONE RGBA mosaic drawn by one imshow.
+
+    The axes' data units are inches. One axes, one image and two colorbars
+    per figure, whatever the number of panels: an axes (or an image) per
+    panel and a constrained layout cost seconds per figure, most of the
+    report's time.
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    n, n_cols = images.shape[0], 2 + len(maps)
+    h, w = image_shape[:2]
+    gx, gy, scale = _grid_gaps(image_shape, notes is not None)
+    pw, ph = w * scale, h * scale
+    mosaic = np.ones((n * h + (n - 1) * gy, n_cols * w + (n_cols - 1) * gx, 4))
     for i in range(n):
-        img = images[i].reshape(image_shape)
-        axes[i, 0].imshow(img, cmap=None if img.ndim == 3 else "gray", vmin=0, vmax=1,
-                          interpolation="nearest")
-        im_gt = axes[i, 1].imshow(_unit(_as_image(ground_truths[i], image_shape), signed=False),
-                                  cmap=GROUND_TRUTH_CMAP, vmin=0, vmax=1, interpolation="nearest")
-        for j, r in enumerate(maps.values()):
-            im_rel = heatmap(axes[i, 2 + j], _unit(_as_image(r[i], image_shape), signed=True),
-                             image_shape[:2], vmax=1.0)
-            if notes is not None:
-                axes[i, 2 + j].set_xlabel(notes[i][j], fontsize=7, labelpad=1)
-        for ax in axes[i]:
-            ax.set_xticks([])
-            ax.set_yticks([])
+        panels = [
+            _rgba(images[i].reshape(image_shape), "gray", 0.0),
+            _rgba(_unit(_as_image(ground_truths[i], image_shape), signed=False), GROUND_TRUTH_CMAP, 0.0),
+            *(_rgba(_unit(_as_image(r[i], image_shape), signed=True), RELEVANCE_CMAP, -1.0)
+              for r in maps.values()),
+        ]
+        for c, rgba in enumerate(panels):
+            r0, c0 = i * (h + gy), c * (w + gx)
+            mosaic[r0:r0 + h, c0:c0 + w] = rgba
+    left, top, bottom = 0.55, 0.55 if title else 0.35, 0.85
+    W = left + mosaic.shape[1] * scale + 0.15
+    H = top + mosaic.shape[0] * scale + (0.2 if notes is not None else 0.0) + bottom
+    fig = new_figure((W, H))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, W)
+    ax.set_ylim(0, H)
+    ax.set_axis_off()
+    ax.imshow(mosaic, extent=(left, left + mosaic.shape[1] * scale, H - top - mosaic.shape[0] * scale,
+                              H - top), interpolation="nearest", aspect="auto")
+    for i in range(n):
+        y1 = H - top - i * (h + gy) * scale
+        for c in range(n_cols):
+            x0 = left + c * (w + gx) * scale
+            ax.add_patch(_frame(x0, y1 - ph, pw, ph))
+            if c >= 2 and notes is not None:
+                ax.text(x0 + pw / 2, y1 - ph - 0.04, notes[i][c - 2], ha="center", va="top", fontsize=7)
         if row_labels is not None:
-            axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
-    for ax, name in zip(axes[0], ("input", "ground truth", *maps)):
-        ax.set_title(name, fontsize=8)
-    for im, cax_of, label in ((im_gt, list(axes[:, 1]), "ground truth / max (Reds)"),
-                              (im_rel, list(axes[:, 2:].ravel()), "relevance / max |R| (seismic)")):
-        cb = fig.colorbar(im, ax=cax_of, location="bottom", shrink=0.9, aspect=15)
-        cb.set_label(label, fontsize=7)
-        cb.ax.tick_params(labelsize=6)
+            ax.text(left - 0.08, y1 - ph / 2, row_labels[i], ha="right", va="center",
+                    rotation=90, fontsize=7, multialignment="center")
+    for c, name in enumerate(("input", "ground truth", *maps)):
+        ax.text(left + c * (w + gx) * scale + pw / 2, H - top + 0.05, name, ha="center",
+                va="bottom", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=9)
+        ax.text(W / 2, H - 0.08, title, ha="center", va="top", fontsize=9, weight="bold")
+    # colorbars under the ground-truth column and under the relevance columns
+    cb_y, cb_h = 0.42, 0.1
+    x_gt = left + (w + gx) * scale
+    x_rel = left + 2 * (w + gx) * scale + 0.1
+    for x0, width, cmap, lo, label in (
+            (x_gt, pw, GROUND_TRUTH_CMAP, 0, "ground truth / max\n(Reds)"),
+            (x_rel, min(W - x_rel - 0.15, max(pw, len(maps) * (w + gx) * scale - gx * scale)),
+             RELEVANCE_CMAP, -1, "relevance / max |R|\n(seismic)")):
+        cax = fig.add_axes((x0 / W, cb_y / H, width / W, cb_h / H))
+        cb = fig.colorbar(ScalarMappable(norm=Normalize(lo, 1), cmap=cmap), cax=cax,
+                          orientation="horizontal")
+        cb.set_ticks([0, 0.5, 1] if lo == 0 else [-1, -0.5, 0, 0.5, 1])
+        cb.ax.tick_params(labelsize=6, length=2, pad=1)
+        cb.ax.set_xlabel(label, fontsize=7, labelpad=1)
     return fig
+
+
+def _frame(x0, y0, w, h):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x0, y0), w, h, fill=False, linewidth=0.5, edgecolor="0.3")
 
 
 def _plot_feature_bars(images, ground_truths, maps, *, title, row_labels, feature_names, notes):

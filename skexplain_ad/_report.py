@@ -985,7 +985,8 @@ def _html_pixel_flipping(curves, ds, rows, figs):
     anomalies = list(dict.fromkeys(a for c in curves.values() for a in c))
     if anomalies:
         per = {a: {d: _lrp_and_random(c[a]) for d, c in curves.items() if a in c} for a in anomalies}
-        f = figs.save(_panels(p, per, lambda a, v: v), "pixel_flipping_by_anomaly.png", dpi=80)
+        f = figs.save(_panels(p, per, lambda a, v: v, shared_legend=True),
+                      "pixel_flipping_by_anomaly.png", dpi=80)
         parts.append("<details><summary>pixel flipping per anomaly type</summary>"
                      + _figure(f, "One panel per anomaly type: each detector's LRP order (solid) "
                                "and random order (dashed), mean over the flipped outliers.")
@@ -1001,19 +1002,23 @@ def _lrp_and_random(value):
     return {"fractions": fr, **keep}
 
 
-def _panels(p, items, curves_of, cols=4):
+def _panels(p, items, curves_of, cols=4, shared_legend=False):
     """A grid of pixel-flipping panels (no constrained layout: it is slow)."""
     n = len(items)
     cols = min(n, cols)
     rows = -(-n // cols)
     fig = p.new_figure((3.0 * cols, 2.5 * rows + 0.3))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    fig.subplots_adjust(left=0.07 if cols > 1 else 0.18, right=0.98, bottom=0.16 / rows + 0.02,
+    fig.subplots_adjust(left=0.07 if cols > 1 else 0.18, right=0.98, bottom=0.2 / rows + 0.04,
                         top=1 - 0.1 / rows, wspace=0.3, hspace=0.55)
     for ax, (name, value) in zip(axes, items.items()):
-        p.plot_pixel_flipping(curves_of(name, value), title=str(name), ax=ax)
+        p.plot_pixel_flipping(curves_of(name, value), title=str(name), ax=ax,
+                              legend=not shared_legend)
     for ax in axes[n:]:
         ax.set_visible(False)
+    if shared_legend:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=7,
+                   ncols=min(6, len(axes[0].lines)), frameon=False)
     return fig
 
 

@@ -341,7 +341,7 @@ def _curve_parts(value):
                                               "random": np.asarray(rnd, dtype=np.float64)}
 
 
-def plot_pixel_flipping(curves, *, title=None, ax=None):
+def plot_pixel_flipping(curves, *, title=None, ax=None, legend=True):
     """Pixel-flipping curves, relevance order (solid) vs random (dashed).
 
     The curve is ``o_k(x) / o(x)`` after removing the ``k`` most relevant
@@ -357,6 +357,7 @@ def plot_pixel_flipping(curves, *, title=None, ax=None):
     title : str, optional
     ax : matplotlib.axes.Axes, optional
         Draw into this axes instead of a new figure.
+    legend : bool, default=True
 
     Returns
     -------
@@ -372,27 +373,32 @@ def plot_pixel_flipping(curves, *, title=None, ax=None):
     2
     """
     if ax is None:
-        fig = new_figure((4.6, 3.3), layout="constrained")
+        fig = new_figure((4.6, 3.3))
         ax = fig.add_subplot()
+        fig.subplots_adjust(left=0.14, bottom=0.14, right=0.97, top=0.9)
     else:
         fig = ax.figure
     multi = len(curves) > 1
-    for name, value in curves.items():
+    random_labelled = False
+    for k, (name, value) in enumerate(curves.items()):
         fr, parts = _curve_parts(value)
-        color = None
-        for expl, c in parts.items():
-            label = f"{name} {expl}" if multi else expl
+        color = f"C{k % 10}" if multi else None
+        for j, (expl, c) in enumerate(parts.items()):
             if expl == "random":
-                ax.plot(fr, c, linestyle="--", color=color or "0.5", alpha=0.8, label=label)
-            else:
-                (line,) = ax.plot(fr, c, label=label, color=color if multi and color else None,
-                                  linestyle="-" if expl == "lrp" else ":")
-                color = color or line.get_color() if multi else None
+                # one legend entry for every random-order curve
+                label = "_nolegend_" if random_labelled else "random order"
+                random_labelled = True
+                ax.plot(fr, c, linestyle="--", color=color or "0.5", alpha=0.7, label=label)
+                continue
+            label = (name if expl == "lrp" else f"{name} {expl}") if multi else expl
+            ax.plot(fr, c, label=label, color=color if multi else f"C{j}",
+                    linestyle="-" if expl == "lrp" else ":")
     ax.set_xlabel("fraction of features removed", fontsize=8)
     ax.set_ylabel("o_k(x) / o(x)", fontsize=8)
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
     ax.tick_params(labelsize=7)
-    ax.legend(fontsize=6, title="dashed: random order", title_fontsize=6)
+    if legend:
+        ax.legend(fontsize=6, loc="upper right")  # a fixed place: "best" is slow
     if title:
         ax.set_title(title, fontsize=9)
     return fig

@@ -90,7 +90,7 @@ def test_pixel_flipping_tuple_and_dict_forms():
     fig = plotting.plot_pixel_flipping({"a": {"fractions": f, "lrp": 1 - f, "occlusion": 1 - f,
                                               "random": 1 - f}})
     lines = fig.axes[0].lines
-    assert [ln.get_label() for ln in lines] == ["lrp", "occlusion", "random"]
+    assert [ln.get_label() for ln in lines] == ["lrp", "occlusion", "random order"]
     assert lines[2].get_linestyle() == "--"
 
 

@@ -539,8 +539,8 @@ def _flatten(d, prefix=""):
     return items
 
 
-def _kv_table(d):
-    return _table(["setting", "value"], [(_esc(k), _esc(v)) for k, v in _flatten(d)], left=2)
+def _kv_table(d, header=("setting", "value")):
+    return _table(list(header), [(_esc(k), _esc(v)) for k, v in _flatten(d)], left=2)
 
 
 def _timings_table(timings):
@@ -1085,7 +1085,7 @@ def _html_settings(settings, payload, t_start):
     parts = ["<h2>Settings, timings and versions</h2>", "<h3>Settings</h3>", _kv_table(settings or {})]
     if payload.get("timings"):
         parts += ["<h3>Timings (seconds)</h3>", _timings_table(payload["timings"])]
-    parts += ["<h3>Versions</h3>", _kv_table(payload["versions"]),
+    parts += ["<h3>Versions</h3>", _kv_table(payload["versions"], ("package", "version")),
               f"<p class='note'>Full table: results.csv and results.json beside this page. "
               f"Report written in {time.perf_counter() - t_start:.1f} s.</p>"]
     return parts

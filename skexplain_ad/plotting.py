@@ -278,7 +278,7 @@ def _plot_image_grid(images, ground_truths, maps, image_shape, *, title, row_lab
         cax = fig.add_axes((x0 / W, cb_y / H, width / W, cb_h / H))
         cb = fig.colorbar(ScalarMappable(norm=Normalize(lo, 1), cmap=cmap), cax=cax,
                           orientation="horizontal")
-        cb.set_ticks([0, 0.5, 1] if lo == 0 else [-1, -0.5, 0, 0.5, 1])
+        cb.set_ticks([0, 0.5, 1] if lo == 0 else [-1, 0, 1] if width < 2 * pw else [-1, -0.5, 0, 0.5, 1])
         cb.ax.tick_params(labelsize=6, length=2, pad=1)
         cb.ax.set_xlabel(label, fontsize=7, labelpad=1)
     return fig

@@ -136,8 +136,10 @@ def detection_threshold(n_inliers, n_outliers):
 
 
 def _lrp(table):
-    if "explainer" in table.columns:
-        return table[table["explainer"] == "lrp"]
+    """The rows of the detectors' own explanation: ``lrp``, else the first explainer."""
+    if "explainer" in table.columns and len(table):
+        expl = table["explainer"]
+        return table[expl == ("lrp" if (expl == "lrp").any() else expl.iloc[0])]
     return table
 
 
@@ -861,7 +863,8 @@ def _html_overview(rows, dets, best, figs):
         return parts
     fig = p.plot_top_clever_hans(rows, k=3)
     f1 = figs.save(fig, "top_clever_hans.png")
-    fig = p.plot_roc_vs_clever_hans(dets["detector"].tolist(), dets["roc_auc"], dets["clever_hans_difference"],
+    fig = p.plot_roc_vs_clever_hans(dets["detector"].tolist(), dets["roc_auc"],
+                                    dets["clever_hans_difference"],
                                     best=None if best is None else best["detector"])
     f2 = figs.save(fig, "roc_vs_clever_hans.png", dpi=100)
     parts += ["<h3>Where each detector is most a Clever Hans</h3>",
@@ -966,13 +969,13 @@ def _html_pixel_flipping(curves, ds, rows, figs):
              "pixel flipping checks the explanation against the model, the cosine checks it "
              "against the anomaly.</p>"]
     if "pixel_flipping_auc" in rows and "pixel_flipping_auc_random" in rows:
-        g = rows.groupby("detector", sort=False)[["pixel_flipping_auc", "pixel_flipping_auc_random"]].mean()
+        body = []
+        for d, g in rows.groupby("detector", sort=False):
+            wins = int((g["pixel_flipping_auc"] < g["pixel_flipping_auc_random"]).sum())
+            body.append((_esc(d), _num(g["pixel_flipping_auc"].mean()),
+                         _num(g["pixel_flipping_auc_random"].mean()), f"{wins}/{len(g)} types"))
         parts.append(_table(["detector", "area, relevance order<br>(lower = better)",
-                             "area, random order", "relevance beats random on"],
-                            [(_esc(d), _num(r.pixel_flipping_auc), _num(r.pixel_flipping_auc_random),
-                              f"{int((rows[rows.detector == d].pixel_flipping_auc < rows[rows.detector == d].pixel_flipping_auc_random).sum())}"
-                              f"/{int((rows.detector == d).sum())} types")
-                             for d, r in g.iterrows()]))
+                             "area, random order", "relevance beats random on"], body))
     if p is None:
         return parts
     means = {d: _mean_curves(c) for d, c in curves.items() if c}
@@ -1047,8 +1050,8 @@ def _html_baselines(table, dets, figs):
                 txt = _num(v) if c in better_high else f"{v:.3g}"
                 cells.append(f"<b>{txt}</b>" if is_best else txt)
             body.append(cells)
-    head = ["detector", "explainer", *[f"{_esc(c)}<br>({'higher' if better_high.get(c) else 'lower'} = better)"
-                                       for c in cols]]
+    head = ["detector", "explainer",
+            *(f"{_esc(c)}<br>({'higher' if better_high.get(c) else 'lower'} = better)" for c in cols)]
     parts.append(_table(head, body, left=2))
     losses = _lrp_losses(means)
     if losses:

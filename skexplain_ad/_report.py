@@ -299,11 +299,17 @@ def _best(dets):
     return dets.iloc[0]
 
 
-def _evidence(b):
-    return (f"it detects {b['n_detected']} of {b['n_anomalies']} anomaly types and on "
+def _evidence(b, dets=None):
+    text = (f"it detects {b['n_detected']} of {b['n_anomalies']} anomaly types and on "
             f"{b['n_right']} of them its explanation points at the anomaly better than "
             f"an uninformed one (mean ROC {b['roc_auc']:.3f}, mean cosine {b['cosine']:.3f}, "
             f"mean Clever Hans score {b['clever_hans_difference']:.3f})")
+    if dets is not None and len(dets) > 1 and dets["n_right"].iloc[1] == b["n_right"]:
+        r = dets.iloc[1]
+        gap = r["clever_hans_difference"] - b["clever_hans_difference"]
+        text += (f"; it ties on that count with {r['detector']} and wins on the mean Clever Hans "
+                 f"score by {gap:.3f}")
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -379,7 +385,7 @@ def format_terminal_summary(results, report_path=None, *, reference=None, width=
     findings = []
     best = _best(dets)
     if best is not None:
-        findings.append(f"Most trustworthy: {best['detector']}: {_evidence(best)}.")
+        findings.append(f"Most trustworthy: {best['detector']}: {_evidence(best, dets)}.")
     elif reference is not None and len(dets):
         findings.append("No detector is right for the right reasons on any anomaly type.")
     hans = rows[rows["clever_hans"]].sort_values("clever_hans_difference", ascending=False)
@@ -559,6 +565,8 @@ def _pivot_html(rows, value, *, lo, mid, hi, reverse=False, marks=None, order=No
     p = rows.pivot_table(index="anomaly", columns="detector", values=value, aggfunc="mean", sort=False)
     if order is not None:
         p = p[[d for d in order if d in p.columns]]
+    known = list(rows.attrs.get("anomaly_order", []))
+    p = p.loc[[a for a in known if a in p.index] + sorted(a for a in p.index if a not in known)]
     gr = None if grey is None else rows.pivot_table(
         index="anomaly", columns="detector", values=grey, aggfunc="max", sort=False)
     mk = None if marks is None else rows.pivot_table(
@@ -738,6 +746,7 @@ def write_report(out, table, ds, relevances, curves, *, n_examples=3, settings=N
     figs = _Figures(out, plotting)
     parts = _html_head(table, settings)
     parts += _html_summary(table, rows, dets, best, ref_source)
+    rows.attrs["anomaly_order"] = list(getattr(ds, "corruption_names", None) or [])
     parts += _html_overview(rows, dets, best, figs)
     parts += _html_examples(table, rows, ds, relevances, scores, n_examples, figs, feature_names)
     parts += _html_pixel_flipping(curves, ds, rows, figs)
@@ -787,7 +796,7 @@ def _html_summary(table, rows, dets, best, ref_source):
     parts = ["<h2>Summary</h2>"]
     if best is not None:
         parts.append(f"<p class='best'><b>Most trustworthy detector: {_esc(best['detector'])}</b>: "
-                     f"{_esc(_evidence(best))}.</p>")
+                     f"{_esc(_evidence(best, dets))}.</p>")
     elif not np.isnan(rows["reference"]).all():
         parts.append("<p class='best'>No detector is right for the right reasons on any anomaly "
                      "type in this run.</p>")

@@ -870,7 +870,9 @@ def _html_overview(rows, dets, best, figs):
     p = figs.plotting
     if p is None:
         return parts
-    fig = p.plot_top_clever_hans(rows, k=3)
+    rank = {d: k for k, d in enumerate(order)}
+    fig = p.plot_top_clever_hans(rows.sort_values("detector", key=lambda c: c.map(rank), kind="stable"),
+                                 k=3)
     f1 = figs.save(fig, "top_clever_hans.png")
     fig = p.plot_roc_vs_clever_hans(dets["detector"].tolist(), dets["roc_auc"],
                                     dets["clever_hans_difference"],

@@ -408,3 +408,12 @@ def test_doc_page_lists_every_glossary_column():
         if col in _report._SECONDS[1:]:  # aliases of explain_seconds_per_sample
             continue
         assert f"``{col}``" in page, col
+
+
+def test_tie_for_most_trustworthy_is_named():
+    t = pd.DataFrame({"dataset": "d", "detector": ["A", "B"], "anomaly": ["x", "x"],
+                      "roc_auc": [0.9, 0.95], "cosine": [0.6, 0.6],
+                      "clever_hans_difference": [0.3, 0.35], "n_inliers": 500, "n_outliers": 100})
+    text = format_terminal_summary(t, reference={("A", "x"): 0.2, ("B", "x"): 0.2}).replace("\n  ", " ")
+    assert "Most trustworthy: A" in text
+    assert "ties on that count with B and wins on the mean Clever Hans score by 0.050" in text

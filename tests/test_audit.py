@@ -45,7 +45,9 @@ def test_report_files_exist(small_audit):
         assert (out / name).is_file()
     html = (out / "index.html").read_text()
     refs = re.findall(r"src='([^']+)'", html)
-    assert len(refs) == 3 * (2 + 1)  # per anomaly: 2 detectors + pixel flipping
+    # per anomaly a gallery (all detectors); pixel flipping in one figure
+    assert {f"explain_{a}.png" for a in ("stripe", "fog", "rotate")} <= set(refs)
+    assert "pixel_flipping.png" in refs
     for ref in refs:
         assert (out / ref).is_file(), ref
     import pandas as pd
@@ -119,16 +121,14 @@ def test_cli_writes_report(tmp_path, capsys):
 
 
 def test_plotting_headless():
-    import matplotlib
-
-    matplotlib.use("Agg")
+    # figures draw on their own Agg canvas: no backend to select (tests/test_plotting.py)
     from skexplain_ad.plotting import plot_explanations, plot_pixel_flipping
 
     X = np.random.RandomState(0).rand(3, 12)
     fig = plot_explanations(X, X, -X, (3, 4))
-    assert len(fig.axes) == 9
+    assert len(fig.axes) == 1 + 2  # the panels in one image + 2 colorbars
     fig = plot_explanations(np.random.RandomState(0).rand(1, 48), X[:1].repeat(4, 1), X[:1].repeat(4, 1), (4, 4, 3))
-    assert len(fig.axes) == 3
+    assert len(fig.axes) == 1 + 2
     f = np.linspace(0, 1, 4)
     fig = plot_pixel_flipping({"a": (f, 1 - f, 1 - f), "b": (f, 1 - f, 1 - f)})
     assert len(fig.axes[0].lines) == 4

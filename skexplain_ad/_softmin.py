@@ -1,4 +1,4 @@
-r"""The soft-min model: outlierness and its deep Taylor explanation.
+r"""The soft-min engine: every score and explanation of a soft-min model.
 
 Every distance-based detector of the package is the same three-layer network
 ([P] Fig. 1, Eq. (1), App. A.2-A.3; [T] eq. 1.3, Fig. 1.1): templates
@@ -9,23 +9,52 @@ stiffness :math:`g`,
 
     h_i(x) &= g\,\|x-u_i\|^2 - \ell_i, \\
     o(x)   &= -\log \textstyle\sum_i \exp(-h_i(x))            \qquad \text{([T] eq. 1.3)}\\
-    p_i(x) &= \exp(-h_i)/\textstyle\sum_k \exp(-h_k)          \qquad \text{([T] eq. 1.9)}\\
-    R_j(x) &= \textstyle\sum_i p_i\,\frac{\min(o,\,g d_i^2)}{d_i^2}\,(x_j-u_{ij})^2
+    p_i(x) &= \exp(-h_i)/\textstyle\sum_k \exp(-h_k)          \qquad \text{([T] eq. 1.9)}
+
+with :math:`d_i^2 = \|x-u_i\|^2`, and two propagation rules (``rule``):
+
+.. math::
+
+    \text{"conservative"}:\; R_j(x) &= \textstyle\sum_i p_i\,o\,(x_j-u_{ij})^2 / d_i^2
+              \qquad \text{([P] App. A.2-A.3)}\\
+    \text{"oc-dtd"}:\; R_j(x) &= \textstyle\sum_i p_i\,\frac{\min(o,\,g d_i^2)}{d_i^2}\,(x_j-u_{ij})^2
               \qquad \text{([T] eq. 1.13-1.14)}
 
-with :math:`d_i^2 = \|x-u_i\|^2` and the term taken as 0 where :math:`d_i=0`.
+A template on the query (:math:`d_i = 0`): under "oc-dtd" its term is 0
+(:math:`\min(o, g d_i^2)/d_i^2 \to g` and :math:`(x_j - u_{ij})^2 = 0`).
+Under "conservative" the term :math:`p_i o (x_j-u_{ij})^2/d_i^2` has no limit
+as :math:`x \to u_i`: along a direction :math:`v` it tends to
+:math:`p_i o\,v_j^2/\|v\|^2`. Its total over the features is always
+:math:`p_i o`; we give each feature the mean over the directions,
+:math:`p_i o / d`, which keeps :math:`\sum_j R_j = o` exact. "On the
+template" means :math:`d_i^2` within the round-off of its computation,
+:math:`d_i^2 \le 64\,\epsilon\,(\|x\|^2 + \|u_i\|^2)` (centred coordinates,
+:math:`\epsilon` of the query dtype). The relative error of
+:math:`R` near a template grows like :math:`\epsilon \|u_i\|^2 / d_i^2`.
 
 Properties (tested in ``tests/test_reference.py`` and ``tests/test_properties.py``):
 
 - :math:`o(x) \ge 0`, since :math:`g d_i^2 \ge 0` and the weights sum to one.
-- :math:`R_j \ge 0` and :math:`\sum_j R_j = \sum_i p_i \min(o, g d_i^2) \le o`.
-- Conservation, :math:`\sum_j R_j = o`, holds exactly where
-  :math:`o \le g d_i^2` for every template that carries weight: the
+- Both rules give :math:`R_j \ge 0`; "conservative" sums to :math:`o`,
+  "oc-dtd" to :math:`\sum_i p_i \min(o, g d_i^2) \le o`, with equality where
+  :math:`o \le g d_i^2` for every template that carries weight (the
   :math:`\max(0, D_i)` of [T] eq. 1.13 removes relevance only from templates
-  closer than the soft minimum.
+  closer than the soft minimum).
 
-This module holds the chunked driver and :class:`BaseSoftminDetector`; the
-per-chunk arithmetic lives in :mod:`skexplain_ad.backends`.
+The engine also holds the other formulas of the model, so that estimators,
+ensembles, metrics and model selection call rather than re-derive them:
+
+- :func:`softmin_outlierness` with ``exclude``: a template left out per row
+  and the weights renormalised (out-of-sample training scores);
+- :func:`sq_distances`: :math:`\|x - u_i\|^2`, optionally over a feature
+  subset per row;
+- :func:`softmin_subset_score`: [T] eq. 1.16 (pixel flipping),
+  :math:`o_K(x) = -\log\sum_i \exp(\ell_i - g\sum_{j\in K}(x_j-u_{ij})^2)`,
+  for one feature set per row, or for every removal step of a row at once;
+- :func:`kde_log_likelihood`: the normalised Gaussian KDE's log-density.
+
+The per-chunk arithmetic lives in :mod:`skexplain_ad.backends`; this module
+holds the drivers (validation, chunking) and :class:`BaseSoftminDetector`.
 """
 
 import numpy as np
@@ -33,6 +62,7 @@ from joblib import effective_n_jobs
 from scipy.special import logsumexp
 
 from . import backends
+from .backends._numpy import RULES
 from .base import BaseDetector, map_row_chunks
 
 __all__ = ["softmin_outlierness", "softmin_relevance", "BaseSoftminDetector"]
@@ -68,8 +98,43 @@ def _prepared(kernels, templates, log_weights, gamma, dtype, cache):
     return prep
 
 
-def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs, cache=None):
+def check_rule(rule):
+    """``rule`` checked: one of :data:`RULES`."""
+    if rule not in RULES:
+        raise ValueError(f"rule={rule!r} is not a propagation rule; expected one of {list(RULES)}.")
+    return rule
+
+
+def check_exclude(exclude, n_rows, log_weights):
+    """``exclude`` as int64 (n,), checked before any work; None passes."""
+    if exclude is None:
+        return None
+    ex = np.asarray(exclude)
+    m = log_weights.shape[0]
+    if ex.shape != (n_rows,) or not np.issubdtype(ex.dtype, np.integer):
+        raise ValueError(
+            f"exclude must be an int array of shape ({n_rows},) (one template "
+            f"index or -1 per row); got dtype {ex.dtype} and shape {ex.shape}."
+        )
+    if ex.size and (ex.min() < -1 or ex.max() >= m):
+        raise ValueError(
+            f"exclude holds template indices in [-1, {m - 1}]; got values in "
+            f"[{ex.min()}, {ex.max()}]."
+        )
+    sel = ex[ex >= 0]
+    if sel.size and np.any(log_weights[sel] >= 0.0):
+        raise ValueError(
+            "exclude names a template that carries all the weight; leaving it "
+            "out leaves no model."
+        )
+    return ex.astype(np.int64, copy=False)
+
+
+def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs, cache=None,
+         rule="oc-dtd", exclude=None):
     X = np.asarray(X)
+    check_rule(rule)
+    exclude = check_exclude(exclude, X.shape[0], np.asarray(log_weights))
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     m, d = templates.shape
     kernels = backends.get(backend, device)
@@ -77,22 +142,38 @@ def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs
     # a hint: joblib already runs row chunks in parallel
     prep["threads"] = 1 if effective_n_jobs(n_jobs) > 1 else None
     out_shapes = [((), dtype)] + ([((d,), dtype)] if relevance else [])
+    if exclude is None:
+        def func(Xc):
+            return kernels.softmin(Xc, prep, relevance=relevance, rule=rule)
+        row_args = ()
+    else:
+        def func(Xc, ex):
+            return kernels.softmin(Xc, prep, relevance=relevance, rule=rule, exclude=ex)
+        row_args = (exclude,)
     return map_row_chunks(
-        lambda Xc: kernels.softmin(Xc, prep, relevance=relevance),
+        func,
         X,
         row_bytes=_row_bytes(dtype, m, d, relevance),
         out_shapes=out_shapes,
         n_jobs=n_jobs,
+        row_args=row_args,
     )
 
 
 def softmin_outlierness(
-    X, templates, log_weights, gamma, *, backend="auto", device=None, n_jobs=None
+    X, templates, log_weights, gamma, *, exclude=None, backend="auto", device=None, n_jobs=None
 ):
     r"""Outlierness :math:`o(x) = -\log\sum_i \exp(\ell_i - g\|x-u_i\|^2)`.
 
     [T] eq. 1.3; [P] Eq. (1). Row-chunked so that no temporary exceeds
     ``sklearn.get_config()["working_memory"]``.
+
+    With ``exclude``, row ``r`` is scored without template ``exclude[r]``
+    and with the other weights renormalised,
+    :math:`o'(x) = -\log\sum_{i \ne k} \frac{w_i}{1 - w_k} e^{-g d_i^2}`
+    (the out-of-sample score of a training point whose own template is
+    ``k``). The dropped term is left out of the sum, never subtracted from
+    the total (which would cancel catastrophically when it dominates).
 
     Parameters
     ----------
@@ -103,7 +184,11 @@ def softmin_outlierness(
         Log of the template weights; ``logsumexp(log_weights) == 0``.
     gamma : float
         Stiffness ``g > 0``.
-    backend : {"auto", "numpy", "numba", "torch"}, default="auto"
+    exclude : array-like of int of shape (n_samples,) or None, default=None
+        Per row, the index of a template to leave out, or -1 for none.
+    backend : str, default="auto"
+        A name registered in :mod:`skexplain_ad.backends` ("numpy",
+        "numba", "torch", ...).
     device : str or None, default=None
         Torch device (torch backend only).
     n_jobs : int or None, default=None
@@ -121,32 +206,42 @@ def softmin_outlierness(
     >>> lw = np.log([0.5, 0.5])
     >>> softmin_outlierness(np.array([[1.0, 0.0]]), U, lw, gamma=1.0)
     array([1.])
+    >>> softmin_outlierness(np.array([[2.0, 0.0]]), U, lw, gamma=1.0, exclude=[1])
+    array([4.])
     """
     return _run(
         X, templates, log_weights, gamma, relevance=False,
-        backend=backend, device=device, n_jobs=n_jobs,
+        backend=backend, device=device, n_jobs=n_jobs, exclude=exclude,
     )
 
 
 def softmin_relevance(
-    X, templates, log_weights, gamma, *, backend="auto", device=None, n_jobs=None
+    X, templates, log_weights, gamma, *, rule="oc-dtd", backend="auto", device=None,
+    n_jobs=None,
 ):
-    r"""Outlierness and its relevance on each feature ([T] eq. 1.13-1.14).
+    r"""Outlierness and its relevance on each feature, by either rule.
 
     .. math::
 
-        R_j(x) = \sum_i p_i(x)\,\frac{\min(o(x),\, g d_i^2)}{d_i^2}\,(x_j - u_{ij})^2
+        \text{"oc-dtd"}:\; R_j(x) = \sum_i p_i(x)\,\frac{\min(o(x),\, g d_i^2)}{d_i^2}\,(x_j - u_{ij})^2
+        \qquad \text{([T] eq. 1.13-1.14)}
+
+        \text{"conservative"}:\; R_j(x) = \sum_i p_i(x)\,\frac{o(x)}{d_i^2}\,(x_j - u_{ij})^2
+        \qquad \text{([P] App. A.2-A.3)}
 
     Parameters
     ----------
     X, templates, log_weights, gamma, backend, device, n_jobs
         As in :func:`softmin_outlierness`.
+    rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+        The propagation rule (module docstring).
 
     Returns
     -------
     o : ndarray of shape (n_samples,)
     R : ndarray of shape (n_samples, n_features)
-        Non-negative; rows sum to at most ``o`` (module docstring).
+        Non-negative; rows sum to at most ``o`` ("oc-dtd") or to ``o``
+        ("conservative"); module docstring.
 
     Examples
     --------
@@ -159,7 +254,7 @@ def softmin_relevance(
     """
     return _run(
         X, templates, log_weights, gamma, relevance=True,
-        backend=backend, device=device, n_jobs=n_jobs,
+        backend=backend, device=device, n_jobs=n_jobs, rule=rule,
     )
 
 
@@ -223,5 +318,5 @@ class BaseSoftminDetector(BaseDetector):
     def _explain(self, X):
         return _run(
             X, self.templates_, self.log_weights_, self.gamma_, relevance=True,
-            **self._softmin_kwargs(),
+            rule=self.rule, **self._softmin_kwargs(),
         )[1]

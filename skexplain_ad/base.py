@@ -57,14 +57,14 @@ def chunk_n_rows(row_bytes, n_rows, working_memory=None):
     return max(1, min(n, n_rows))
 
 
-def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
+def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None, row_args=()):
     """Apply ``func`` to row chunks of ``X`` and gather the results.
 
     Parameters
     ----------
     func : callable
-        ``func(X_chunk)`` returning an array or a tuple of arrays whose first
-        axis is the chunk's rows.
+        ``func(X_chunk, *row_args_chunk)`` returning an array or a tuple of
+        arrays whose first axis is the chunk's rows.
     X : ndarray of shape (n, d)
     row_bytes : int
         Bytes of temporaries per row, to size chunks (:func:`chunk_n_rows`).
@@ -72,6 +72,8 @@ def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
         Trailing shape and dtype of each output, e.g. ``[((), float64)]``.
     n_jobs : int or None
         Chunks run in joblib threads (the kernels release the GIL).
+    row_args : tuple of ndarray, default=()
+        Arrays with one entry per row of ``X``, sliced alongside it.
 
     Returns
     -------
@@ -89,7 +91,7 @@ def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
         slices = [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
     def run(sl):
-        res = func(X[sl])
+        res = func(X[sl], *(a[sl] for a in row_args))
         res = res if isinstance(res, tuple) else (res,)
         for out, r in zip(outs, res):
             out[sl] = r

@@ -63,9 +63,17 @@ from scipy.special import logsumexp
 
 from . import backends
 from .backends._numpy import RULES
-from .base import BaseDetector, map_row_chunks
+from .base import BaseDetector, chunk_n_rows, map_row_chunks
 
-__all__ = ["softmin_outlierness", "softmin_relevance", "BaseSoftminDetector"]
+__all__ = [
+    "softmin_outlierness",
+    "softmin_relevance",
+    "softmin_subset_score",
+    "sq_distances",
+    "kde_log_likelihood",
+    "nested_runs",
+    "BaseSoftminDetector",
+]
 
 
 def _row_bytes(dtype, n_templates, n_features, relevance):
@@ -258,6 +266,152 @@ def softmin_relevance(
     )
 
 
+def sq_distances(X, U, keep=None, *, center=None):
+    """Squared distances ``sum_{j kept} (x_j - u_ij)^2``, float64 (n, m).
+
+    Two GEMMs on coordinates centred at ``center`` (the templates' mean by
+    default: it shrinks the norms and so the cancellation of
+    ``||x||^2 + ||u||^2 - 2 x.u``), clipped at 0. ``keep`` (n, d) bool
+    restricts each row to its kept features ([T] eq. 1.16); with none kept
+    the result is exactly 0. The caller chunks rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    U : ndarray of shape (m, d)
+    keep : ndarray of bool of shape (n, d) or None, default=None
+    center : ndarray of shape (d,) or None, default=None
+
+    Returns
+    -------
+    D2 : ndarray of shape (n, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._softmin import sq_distances
+    >>> sq_distances(np.array([[3.0, 4.0]]), np.zeros((1, 2)))
+    array([[25.]])
+    >>> sq_distances(np.array([[3.0, 4.0]]), np.zeros((1, 2)), np.array([[False, True]]))
+    array([[16.]])
+    """
+    U = np.asarray(U, dtype=np.float64)
+    c = U.mean(axis=0) if center is None else center
+    Uc = U - c
+    Xc = np.asarray(X, dtype=np.float64) - c
+    if keep is None:
+        D2 = np.einsum("ij,ij->i", Xc, Xc)[:, None] + np.einsum("ij,ij->i", Uc, Uc)[None, :]
+    else:
+        K = np.asarray(keep, dtype=np.float64)
+        Xc = Xc * K
+        D2 = np.einsum("ij,ij->i", Xc, Xc)[:, None] + K @ (Uc * Uc).T
+    D2 -= 2.0 * (Xc @ Uc.T)
+    np.maximum(D2, 0.0, out=D2)
+    return D2
+
+
+def softmin_subset_score(X, keep, templates, log_weights, gamma):
+    r"""[T] eq. 1.16: the outlierness with only the kept features of each row.
+
+    .. math::
+
+        o_K(x) = -\log\sum_i \exp\big(\ell_i - g \textstyle\sum_{j \in K}(x_j - u_{ij})^2\big)
+
+    float64, in row chunks of ``working_memory``; all removal steps of a
+    pixel-flipping batch go in one call (one row per step).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    keep : ndarray of bool of shape (n, d)
+    templates, log_weights, gamma
+        The soft-min model.
+
+    Returns
+    -------
+    o : ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._softmin import softmin_subset_score
+    >>> U = np.zeros((1, 2))
+    >>> softmin_subset_score(np.array([[3.0, 4.0]]), np.array([[True, False]]), U, np.zeros(1), 1.0)
+    array([9.])
+    """
+    U = np.asarray(templates, dtype=np.float64)
+    lw = np.asarray(log_weights, dtype=np.float64).ravel()
+    n, d = X.shape
+    out = np.empty(n)
+    center = U.mean(axis=0)
+    step = chunk_n_rows(8 * (3 * U.shape[0] + 3 * d), n)
+    for s in range(0, n, step):
+        D2 = sq_distances(X[s : s + step], U, keep[s : s + step], center=center)
+        D2 *= -gamma
+        D2 += lw
+        out[s : s + step] = np.maximum(-logsumexp(D2, axis=1), 0.0)
+    return out
+
+
+def nested_runs(X, keep):
+    """Boundaries of runs of rows that repeat a sample with a shrinking ``keep``.
+
+    Pixel flipping asks for every removal step of a sample: consecutive
+    rows with the same ``x`` whose kept features only shrink. Models whose
+    subset score costs more than a GEMM (the Times ensembles) update such a
+    run step by step instead of starting afresh.
+
+    Returns
+    -------
+    bounds : ndarray of int
+        ``bounds[k]:bounds[k+1]`` is the k-th run.
+    """
+    n = X.shape[0]
+    if n <= 1:
+        return np.array([0, n])
+    same = np.all(X[1:] == X[:-1], axis=1) & ~np.any(keep[1:] & ~keep[:-1], axis=1)
+    return np.concatenate([[0], np.flatnonzero(~same) + 1, [n]])
+
+
+def kde_log_likelihood(D2, gamma, n_features):
+    r"""Mean log-likelihood of the normalised Gaussian KDE.
+
+    .. math::
+
+        \log p(x) = \log \frac{1}{m}\sum_i e^{-\gamma d_i^2(x)}
+                    + \frac{d}{2}\log\frac{\gamma}{\pi}
+
+    (the density of :class:`sklearn.neighbors.KernelDensity` with
+    ``bandwidth = 1 / sqrt(2 gamma)``), i.e. ``-o(x)`` of the uniform-weight
+    soft-min model plus the Gaussian's normaliser.
+
+    Parameters
+    ----------
+    D2 : ndarray of shape (n_queries, n_templates)
+        Squared distances to the kernel centres.
+    gamma : float
+    n_features : int
+
+    Returns
+    -------
+    ll : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._softmin import kde_log_likelihood
+    >>> round(kde_log_likelihood(np.zeros((1, 1)), 1.0 / 2, 1), 4)  # N(0, 1) at 0
+    -0.9189
+    """
+    ll = logsumexp(-gamma * D2, axis=1) - np.log(D2.shape[1])
+    return float(ll.mean() + kde_log_normaliser(gamma, n_features))
+
+
+def kde_log_normaliser(gamma, n_features):
+    """``d/2 log(gamma / pi)``: the Gaussian kernel's log-normaliser."""
+    return 0.5 * n_features * np.log(gamma / np.pi)
+
+
 def normalize_log_weights(weights=None, log_weights=None):
     """Log-weights that sum to one in the exponential domain.
 
@@ -318,5 +472,9 @@ class BaseSoftminDetector(BaseDetector):
     def _explain(self, X):
         return _run(
             X, self.templates_, self.log_weights_, self.gamma_, relevance=True,
-            rule=self.rule, **self._softmin_kwargs(),
+            rule=getattr(self, "rule", "oc-dtd"), **self._softmin_kwargs(),
         )[1]
+
+    def _outlier_score_subset(self, X, keep):
+        """[T] eq. 1.16 on validated ``X`` (see ``outlier_score_subset``)."""
+        return softmin_subset_score(X, keep, self.templates_, self.log_weights_, self.gamma_)

@@ -115,6 +115,7 @@ def test_any_explainable_detector_can_be_a_member(data):
     assert_allclose(bag.explain(X_test), R_ref, rtol=1e-12)
     # no soft-min parameters and no subset method: no exact pixel flipping
     assert not hasattr(bag, "_outlier_score_subset")
+    assert not hasattr(bag, "outlier_score_subset")
 
 
 @pytest.mark.parametrize("standardize", [True, False])
@@ -125,7 +126,7 @@ def test_outlier_score_subset_matches_deleting_features(data, standardize):
     keep = rng.rand(*X_test.shape) < 0.5
     keep[0] = True
     keep[1] = False
-    got = bag._outlier_score_subset(X_test, keep)
+    got = bag.outlier_score_subset(X_test, keep)
     o_ref = sum(
         w * (ref_member(e, X_test, keep)[0] - mu)
         for w, mu, e in zip(bag.weights_, bag.means_, bag.estimators_)
@@ -134,7 +135,7 @@ def test_outlier_score_subset_matches_deleting_features(data, standardize):
     assert_allclose(got[0], bag.outlier_score(X_test[:1])[0], rtol=1e-9)
     assert_allclose(got[1], -bag.weights_ @ bag.means_, atol=1e-12)  # o_d: members at 0
     with pytest.raises(ValueError, match="keep must be a boolean array"):
-        bag._outlier_score_subset(X_test, keep.astype(int))
+        bag.outlier_score_subset(X_test, keep.astype(int))
 
 
 def test_float32_in_float32_out(data):

@@ -257,13 +257,40 @@ def test_outlier_score_subset_matches_explicit_model(data, k, l):
     keep[0] = True
     keep[1] = False
     keep[2] = [True, False, False, False]  # few kept: the complement path
-    got = times._outlier_score_subset(X_test, keep)
+    got = times.outlier_score_subset(X_test, keep)
     assert_allclose(got, ref_times(times, X_test, keep)[0], rtol=1e-9, atol=1e-12)
     assert_allclose(got[0], times.outlier_score(X_test[:1])[0], rtol=1e-10)
     if k is None:
         assert got[1] == pytest.approx(0.0, abs=1e-12)  # o_d = 0
     with pytest.raises(ValueError, match="keep must be a boolean array"):
-        times._outlier_score_subset(X_test, keep[:, :2])
+        times.outlier_score_subset(X_test, keep[:, :2])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
+def test_outlier_score_subset_removal_steps(data, k, l, backend):
+    """Rows repeating a sample with a shrinking keep (pixel flipping's removal
+    steps, updated incrementally) equal the explicit midpoint model and the
+    same rows scored one at a time, on either CPU backend of the members."""
+    X, X_test = data
+    members = [(n, e.set_params(backend=backend)) for n, e in hetero_members()]
+    times = TimesEnsemble(members, k=k, l=l, random_state=0).fit(X)
+    rng = np.random.RandomState(1)
+    d = X.shape[1]
+    rows, keeps = [], []
+    for x in X_test[:4]:
+        order = rng.permutation(d)
+        for c in range(d + 1):
+            kp = np.ones(d, bool)
+            kp[order[:c]] = False
+            rows.append(x)
+            keeps.append(kp)
+    Xr, K = np.array(rows), np.array(keeps)
+    got = times.outlier_score_subset(Xr, K)
+    alone = np.array([times.outlier_score_subset(Xr[i : i + 1], K[i : i + 1])[0]
+                      for i in range(len(Xr))])
+    assert_allclose(got, ref_times(times, Xr, K)[0], rtol=1e-9, atol=1e-12)
+    assert_allclose(got, alone, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------- bad input

@@ -141,6 +141,42 @@ def _assemble_relevance(AB, qsum, Xc, R):  # pragma: no cover - jitted
             R[r, j] = Q * diff * diff + max(AB[r, d + j] - a * mean, 0.0)
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _pair_subset_step(a1, a2, drop, c, UF, VFT):  # pragma: no cover - jitted
+    """Add ``sum_f (u_if - v_jf)^2`` over the features of ``UF`` (m, k) /
+    ``VFT`` (k, n) to ``drop`` (exact differences), then return
+    ``log sum_ij exp(a1_i + a2_j - c drop_ij)``."""
+    m, n = drop.shape
+    k = UF.shape[1]
+    if k:
+        for i in range(m):
+            Di = drop[i]
+            for f in range(k):
+                u = UF[i, f]
+                for j in range(n):
+                    t = u - VFT[f, j]
+                    Di[j] += t * t
+    # drop >= 0, so max a1 + max a2 bounds every term: one pass suffices
+    # unless the sum underflows, then the exact maximum and a second pass
+    M = a1.max() + a2.max()
+    if M == -np.inf:
+        return M
+    for attempt in range(2):
+        s = 0.0
+        for i in range(m):
+            ai = a1[i] - M
+            Di = drop[i]
+            for j in range(n):
+                s += exp_nonpos(ai + a2[j] - c * Di[j])
+        if s > 1e-280 or attempt == 1:
+            break
+        M = -np.inf
+        for i in range(m):
+            for j in range(n):
+                M = max(M, a1[i] + a2[j] - c * drop[i, j])
+    return M + np.log(s)
+
+
 class NumbaBackend(NumpyBackend):
     """Soft-min kernels with a fused numba pass (see module docstring)."""
 
@@ -183,3 +219,9 @@ class NumbaBackend(NumpyBackend):
 
     def _assemble(self, AB, qsum, Xc, R):
         _assemble_relevance(AB, qsum, Xc, R)
+
+    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
+        return float(_pair_subset_step(
+            np.ascontiguousarray(a1), np.ascontiguousarray(a2), drop, float(c),
+            np.ascontiguousarray(UF), np.ascontiguousarray(VF.T),
+        ))

@@ -90,15 +90,12 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
 
 from .. import backends
 from ..base import map_row_chunks
+from .._softmin import nested_runs, sq_distances
 from ._base import (
     BaseEnsembleDetector,
-    check_keep,
-    check_subset_X,
-    masked_sq_distances,
     member_outlier_score,
     softmin_params,
 )
@@ -424,13 +421,14 @@ class TimesEnsemble(BaseEnsembleDetector):
     :math:`u_{ij} = u_{ji}`; summing both is the thesis' merged model with
     weights :math:`2\beta_{ij}` ([T] Sec. 2.2.1, Fig. 2.5).
 
-    ``_outlier_score_subset(X, keep)`` is exact pixel flipping ([T] eq. 1.16)
+    ``outlier_score_subset(X, keep)`` is exact pixel flipping ([T] eq. 1.16)
     on the midpoint model(s): with only the features in ``keep``,
     :math:`o_K = \log\alpha - \log\sum_{ij} e^{\ell_i + \ell'_j - g_1 d_{i,K}^2
     - g_2 d'^2_{j,K} - c\|u_i - u'_j\|^2_{\bar K}}` (the weights :math:`\beta`
     keep their full-dimensional pair distances), so :math:`o_K = o_t` with
-    all features and 0 with none (global). It costs :math:`O(m n \min(|K|, d - |K|))`
-    per sample.
+    all features and 0 with none (global). It costs :math:`O(m n |\bar K|)`
+    per sample, and the removal steps of one sample (rows repeating it with
+    a shrinking ``keep``) together :math:`O(m n d)` plus :math:`O(m n)` per step.
 
     References
     ----------
@@ -585,55 +583,49 @@ class TimesEnsemble(BaseEnsembleDetector):
     def _outlier_score_subset(self, X, keep):
         """Outlierness with only the features in ``keep`` ([T] eq. 1.16).
 
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-        keep : ndarray of bool, shape (n_samples, n_features)
-            ``True`` where a feature is kept.
+        On validated ``X`` (the public ``outlier_score_subset`` validates).
+        The members' distances over the kept features are the engine's
+        GEMMs; the pairs' distances over the dropped features,
+        ``||u_i - u'_j||^2_{not K}``, are updated along each run of rows
+        that repeats a sample with a shrinking ``keep``
+        (:func:`~skexplain_ad._softmin.nested_runs`: the removal steps of
+        pixel flipping), so a curve costs one pass over the features
+        instead of one per step.
 
         Returns
         -------
         o : ndarray of shape (n_samples,), float64
             Exact; see the class Notes.
         """
-        check_is_fitted(self)
-        X = check_subset_X(self, X)
-        keep = check_keep(X, keep)
+        X = np.asarray(X, dtype=np.float64)
         mem = _Members(self, np.float64)
         Uc, Vc = mem.Uc, mem.Vc
         Xc = X - mem.center
-        a1 = mem.lw1 - mem.g1 * masked_sq_distances(Xc, keep, Uc)
-        a2 = mem.lw2 - mem.g2 * masked_sq_distances(Xc, keep, Vc)
-        if self._is_local():
+        zero = np.zeros(Uc.shape[1])
+        a1 = mem.lw1 - mem.g1 * sq_distances(Xc, Uc, keep, center=zero)
+        a2 = mem.lw2 - mem.g2 * sq_distances(Xc, Vc, keep, center=zero)
+        local = self._is_local()
+        if local:
             pi, pj = self.pairs_[:, 0], self.pairs_[:, 1]
-            full = self.pair_sq_dist_
-        else:
-            usq = np.einsum("ij,ij->i", Uc, Uc)
-            vsq = np.einsum("ij,ij->i", Vc, Vc)
-            full = _sq_dist_block(Uc, Vc, usq, vsq)
+            sets = self.pair_sets_
+        est = self.estimators_[0]
+        kern = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
         out = np.empty(X.shape[0])
-        for r in range(X.shape[0]):
-            # ||u_i - u'_j||^2 over the dropped features, from the smaller side
-            kept = np.flatnonzero(keep[r])
-            dropped = np.flatnonzero(~keep[r])
-            F = dropped if dropped.size <= kept.size else kept
-            if self._is_local():
-                diff = Uc[np.ix_(pi, F)] - Vc[np.ix_(pj, F)]
-                part = np.einsum("ij,ij->i", diff, diff)
-            else:
-                UF, VF = Uc[:, F], Vc[:, F]
-                part = _sq_dist_block(
-                    UF, VF, np.einsum("ij,ij->i", UF, UF), np.einsum("ij,ij->i", VF, VF)
-                )
-            drop_sq = part if F is dropped else np.maximum(full - part, 0.0)
-            if self._is_local():
-                e = a1[r, pi] + a2[r, pj] - mem.c * drop_sq
-                o_s = [
-                    max(self.log_alpha_ - logsumexp(e[self.pair_sets_[:, s]]), 0.0)
-                    for s in (0, 1)
-                ]
-                out[r] = 0.5 * (o_s[0] + o_s[1])
-            else:
-                e = a1[r][:, None] + a2[r][None, :] - mem.c * drop_sq
-                out[r] = max(self.log_alpha_ - logsumexp(e), 0.0)
+        bounds = nested_runs(X, keep)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            dropped = np.zeros(X.shape[1], dtype=bool)
+            drop_sq = np.zeros(pi.size) if local else np.zeros((Uc.shape[0], Vc.shape[0]))
+            for r in range(a, b):
+                F = np.flatnonzero(~keep[r] & ~dropped)
+                dropped[F] = True
+                if F.size and local:
+                    diff = Uc[np.ix_(pi, F)] - Vc[np.ix_(pj, F)]
+                    drop_sq += np.einsum("ij,ij->i", diff, diff)
+                if local:
+                    e = a1[r, pi] + a2[r, pj] - mem.c * drop_sq
+                    o_s = [max(self.log_alpha_ - logsumexp(e[sets[:, s]]), 0.0) for s in (0, 1)]
+                    out[r] = 0.5 * (o_s[0] + o_s[1])
+                else:
+                    lz = kern.pair_subset_step(a1[r], a2[r], drop_sq, mem.c, Uc[:, F], Vc[:, F])
+                    out[r] = max(self.log_alpha_ - lz, 0.0)
         return out

@@ -93,7 +93,8 @@ from sklearn.utils._param_validation import Interval
 
 from .. import backends
 from ..base import map_row_chunks
-from .._softmin import nested_runs, sq_distances
+from .._softmin import lse, nested_runs, sq_distances
+from ..detectors._params import RULE_CONSTRAINT
 from ._base import (
     BaseEnsembleDetector,
     member_outlier_score,
@@ -208,7 +209,21 @@ def _finish_relevance(Xc, A, B, T, mem):
     return Qt * diff * diff + var
 
 
-def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
+def _zero_floor(Xc, mem):
+    """Per row, the size of ``G D_ij^2`` indistinguishable from 0: its
+    round-off, 64 eps G (||x||^2 + max ||u||^2), centred coordinates."""
+    usq = max(np.einsum("ij,ij->i", mem.Uc, mem.Uc).max(), np.einsum("ij,ij->i", mem.Vc, mem.Vc).max())
+    return 64 * np.finfo(np.float64).eps * mem.G * (np.einsum("ij,ij->i", Xc, Xc) + usq)
+
+
+def _spread(R, Z):
+    """Add each row's on-midpoint share ``Z`` evenly over the features."""
+    if Z.any():
+        R += (Z / R.shape[1])[:, None]
+    return R
+
+
+def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol, cons=False):
     from . import _times_kernels as kx
 
     (o1, D1), (o2, D2) = mem.distances(kerns, Xc)
@@ -229,12 +244,14 @@ def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
     step = max(1, _BLOCK_VALUES // max(n + d, 1))
     for s in range(0, m, step):
         Db = _sq_dist_block(Uc[s : s + step], Vc, usq[s : s + step], vsq)
-        kx.global_scan(D1, D2, P1, P2, Db, s, o, g1, g2, c, tot, maxI, maxJ)
+        kx.global_scan(D1, D2, P1, P2, Db, s, o, g1, g2, c, cons, tot, maxI, maxJ)
     thr = (tol * tot / (m * n))[:, None]
     I = np.flatnonzero((maxI > thr).any(axis=0))
     J = np.flatnonzero((maxJ > thr).any(axis=0))
 
     # pass 2: weights of the kept pairs, feature-wise sums by GEMM
+    zfloor = _zero_floor(Xc, mem)
+    Z = np.zeros(nr)
     A = np.zeros((nr, m))
     BJ = np.zeros((nr, J.size))
     T = np.zeros((nr, d))
@@ -253,14 +270,15 @@ def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
                 Ib = Ibig[s : s + step]
                 Db = Dbig[s : s + step]
                 Q = np.empty((nr, Ib.size, J.size))
-                kx.global_weights(D1, D2J, P1, P2J, Db, Ib, o, g1, g2, c, G, Q, A, BJ)
+                kx.global_weights(D1, D2J, P1, P2J, Db, Ib, o, g1, g2, c, G, cons, zfloor, Z,
+                                  Q, A, BJ)
                 # T_f += sum_ij q_ij u_if u'_jf: (q V) per (row, i), then times u_i
                 M = (Q.reshape(nr * Ib.size, J.size) @ VJ).reshape(nr, Ib.size, d)
                 M *= Uc[Ib][None, :, :]
                 T += M.sum(axis=1)
     B = np.zeros((nr, n))
     B[:, J] = BJ
-    return o, _finish_relevance(Xc, A, B, T, mem)
+    return o, _spread(_finish_relevance(Xc, A, B, T, mem), Z)
 
 
 def _local_inputs(Xc, mem, kerns, ens):
@@ -284,7 +302,7 @@ def _local_score_chunk(Xc, mem, kerns, ens):
     return 0.5 * (o1 + o2)
 
 
-def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
+def _local_relevance_chunk(Xc, mem, kerns, ens, tol, cons=False):
     from . import _times_kernels as kx
 
     a1, a2, D1, D2, pi, pj, w1, w2 = _local_inputs(Xc, mem, kerns, ens)
@@ -293,9 +311,10 @@ def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
     o1, o2 = np.empty(nr), np.empty(nr)
     Q = np.empty((nr, P))
     keep = np.zeros(P, dtype=bool)
+    Z = np.zeros(nr)
     kx.local_weights(
         a1, a2, D1, D2, pi, pj, w1, w2, ens.pair_sq_dist_, ens.log_alpha_,
-        mem.g1, mem.g2, mem.c, mem.G, tol, o1, o2, Q, keep,
+        mem.g1, mem.g2, mem.c, mem.G, tol, cons, _zero_floor(Xc, mem), Z, o1, o2, Q, keep,
     )
     kept = np.flatnonzero(keep)
     A = np.zeros((nr, mem.Uc.shape[0]))
@@ -318,7 +337,7 @@ def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
         W *= W
         S2 += Qk[:, s : s + step] @ W
     S2 /= G * G
-    return 0.5 * (o1 + o2), _finish_local(Xc, A, B, S2, mem)
+    return 0.5 * (o1 + o2), _spread(_finish_local(Xc, A, B, S2, mem), Z)
 
 
 def _finish_local(Xc, A, B, S2, mem):
@@ -366,6 +385,15 @@ class TimesEnsemble(BaseEnsembleDetector):
         of templates whose share of the relevance is negligible are skipped
         (module :mod:`skexplain_ad.ensemble.times`). ``0`` keeps every pair
         with a non-zero share. Scores are always exact.
+    rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+        Propagation rule on the midpoint model(s): the thesis' OC-DTD,
+        ``q_ij = p_ij min(o, G D_ij^2) / D_ij^2`` ([T] eq. 1.14, 2.9, 2.15), or
+        the paper's conservative ``q_ij = p_ij o / D_ij^2`` ([P] App.
+        A.2-A.3; each local model's rows then sum to its own o). A query on
+        a midpoint (``G D_ij^2`` within round-off of 0) spreads that pair's
+        share evenly over the features, as in
+        :mod:`skexplain_ad._softmin`. The members' own ``rule`` is not used
+        (the pairs are one soft-min model).
     contamination : float in (0, 0.5], default=0.1
         Expected share of outliers in the training data; sets ``offset_``.
     n_jobs : int or None, default=None
@@ -462,6 +490,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         "k": [Interval(Integral, 1, None, closed="left"), None],
         "l": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, 1, closed="left")],
+        "rule": RULE_CONSTRAINT,
         "n_jobs": [Integral, None],
     }
     _min_members = 2
@@ -475,6 +504,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         l=None,  # noqa: E741 - the thesis' name
         split=True,
         tol=1e-9,
+        rule="oc-dtd",
         contamination=0.1,
         n_jobs=None,
         random_state=None,
@@ -484,6 +514,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         self.l = l  # noqa: E741
         self.split = split
         self.tol = tol
+        self.rule = rule
         self.contamination = contamination
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -567,15 +598,16 @@ class TimesEnsemble(BaseEnsembleDetector):
         return o.astype(X.dtype, copy=False)
 
     def _explain(self, X):
+        cons = self.rule == "conservative"
         if not self._is_local():
 
             def func(Xc, mem, kerns):
-                return _global_relevance_chunk(Xc, mem, kerns, self.log_alpha_, self.tol)
+                return _global_relevance_chunk(Xc, mem, kerns, self.log_alpha_, self.tol, cons)
 
         else:
 
             def func(Xc, mem, kerns):
-                return _local_relevance_chunk(Xc, mem, kerns, self, self.tol)
+                return _local_relevance_chunk(Xc, mem, kerns, self, self.tol, cons)
 
         _, R = self._chunked(X, func, relevance=True)
         return R.astype(X.dtype, copy=False)
@@ -607,7 +639,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         local = self._is_local()
         if local:
             pi, pj = self.pairs_[:, 0], self.pairs_[:, 1]
-            sets = self.pair_sets_
+            in_set = [np.flatnonzero(self.pair_sets_[:, s]) for s in (0, 1)]
         est = self.estimators_[0]
         kern = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
         out = np.empty(X.shape[0])
@@ -623,7 +655,7 @@ class TimesEnsemble(BaseEnsembleDetector):
                     drop_sq += np.einsum("ij,ij->i", diff, diff)
                 if local:
                     e = a1[r, pi] + a2[r, pj] - mem.c * drop_sq
-                    o_s = [max(self.log_alpha_ - logsumexp(e[sets[:, s]]), 0.0) for s in (0, 1)]
+                    o_s = [max(self.log_alpha_ - lse(e[idx]), 0.0) for idx in in_set]
                     out[r] = 0.5 * (o_s[0] + o_s[1])
                 else:
                     lz = kern.pair_subset_step(a1[r], a2[r], drop_sq, mem.c, Uc[:, F], Vc[:, F])

@@ -241,6 +241,31 @@ def test_float32_in_float32_out(data):
         assert_allclose(t32.explain(X32), t64.explain(X_test), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
+@pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
+def test_pair_kernels_agree_across_member_backends(data, k, l, rule, monkeypatch):
+    """The pair kernels of every backend (numpy's, numba's; torch members use
+    numpy's on the host after their own distances) give the explicit
+    midpoint model, and agree with each other to 1e-10 (float64); small
+    blocks run every loop."""
+    from skexplain_ad import backends
+
+    X, X_test = data
+    monkeypatch.setattr(times_module, "_BLOCK_VALUES", 64)
+    got = {}
+    for b in backends.available():
+        kw = {"backend": b, "device": "cpu"} if b == "torch" else {"backend": b}
+        members = [(n, e.set_params(**kw)) for n, e in hetero_members()]
+        times = TimesEnsemble(members, k=k, l=l, rule=rule, random_state=0).fit(X)
+        got[b] = (times.outlier_score(X_test), times.explain(X_test))
+    o_ref, R_ref = ref_times(times, X_test)
+    for b, (o, R) in got.items():
+        assert_allclose(o, o_ref, rtol=1e-7, atol=1e-12)
+        assert_allclose(R, R_ref, rtol=1e-7, atol=1e-12)
+        assert_allclose(o, got["numpy"][0], rtol=1e-10, atol=1e-12)
+        assert_allclose(R, got["numpy"][1], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
 def test_outlier_score_subset_matches_explicit_model(data, k, l):
     # exact pixel flipping, [T] eq. 1.16, on the midpoint model(s)

@@ -334,7 +334,6 @@ def test_explain_in_a_forked_child_after_threads_ran():
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="Times pair kernels are numba-only (issue 11 item 3)")
 def test_numpy_members_never_import_numba():
     """Times with numpy members (explain, score, pixel flipping) and numpy
     soft-min detectors run without importing numba."""

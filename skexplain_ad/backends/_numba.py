@@ -225,6 +225,12 @@ class NumbaBackend(NumpyBackend):
     def _assemble(self, AB, qsum, Xc, R):
         _assemble_relevance(AB, qsum, Xc, R)
 
+    def times_kernels(self):
+        """The Times ensemble's pair kernels (module ``_numba_times``)."""
+        from . import _numba_times
+
+        return _numba_times
+
     def pair_subset_step(self, a1, a2, drop, c, UF, VF):
         update = UF.shape[1] > 0
         G = UF @ VF.T if update else np.empty((0, 0))

@@ -195,6 +195,12 @@ class NumpyBackend:
         D2 = self._distances(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o)
         return o, D2
 
+    def times_kernels(self):
+        """The Times ensemble's pair kernels (module ``_numpy_times``)."""
+        from . import _numpy_times
+
+        return _numpy_times
+
     def pair_subset_step(self, a1, a2, drop, c, UF, VF):
         """One removal step of a global Times subset score ([T] eq. 1.16).
 

@@ -262,6 +262,22 @@ class TorchBackend:
         R = torch.cat(Rs).numpy() if Rs else np.empty((0, prep["U"].shape[1]), prep["dtype"])
         return o, R
 
+    def times_kernels(self):
+        """The Times ensemble's pair kernels: numpy's, on the host.
+
+        The members' distances run on the device; the pair pooling does not
+        yet (issue 11: a device version of these kernels is unfinished).
+        """
+        from . import _numpy_times
+
+        return _numpy_times
+
+    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
+        """As :meth:`NumpyBackend.pair_subset_step`, on the host (numpy arrays)."""
+        from ._numpy import NumpyBackend
+
+        return NumpyBackend.pair_subset_step(self, a1, a2, drop, c, UF, VF)
+
     def _near_terms(self, Q, X, xsq, o, prep):
         """Conservative rule: the templates near the query, done exactly.
 

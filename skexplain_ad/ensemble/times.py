@@ -174,6 +174,11 @@ class _Members:
         self.G = g1 + g2
         self.c = g1 * g2 / self.G
         self.dtype = dtype
+        # the pair kernels of the first member's backend (numba's compiled
+        # ones, or numpy's; torch members use numpy's on the host)
+        est = self.ests[0]
+        self.backend = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
+        self.times_kernels = self.backend.times_kernels()
 
     def kernels(self, n_rows):
         out = []
@@ -224,7 +229,7 @@ def _spread(R, Z):
 
 
 def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol, cons=False):
-    from . import _times_kernels as kx
+    kx = mem.times_kernels
 
     (o1, D1), (o2, D2) = mem.distances(kerns, Xc)
     o = np.maximum(o1 + o2 + log_alpha, 0.0)
@@ -294,7 +299,7 @@ def _local_inputs(Xc, mem, kerns, ens):
 
 
 def _local_score_chunk(Xc, mem, kerns, ens):
-    from . import _times_kernels as kx
+    kx = mem.times_kernels
 
     a1, a2, _, _, pi, pj, w1, w2 = _local_inputs(Xc, mem, kerns, ens)
     o1, o2 = np.empty(Xc.shape[0]), np.empty(Xc.shape[0])
@@ -303,7 +308,7 @@ def _local_score_chunk(Xc, mem, kerns, ens):
 
 
 def _local_relevance_chunk(Xc, mem, kerns, ens, tol, cons=False):
-    from . import _times_kernels as kx
+    kx = mem.times_kernels
 
     a1, a2, D1, D2, pi, pj, w1, w2 = _local_inputs(Xc, mem, kerns, ens)
     nr, d = Xc.shape
@@ -640,8 +645,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         if local:
             pi, pj = self.pairs_[:, 0], self.pairs_[:, 1]
             in_set = [np.flatnonzero(self.pair_sets_[:, s]) for s in (0, 1)]
-        est = self.estimators_[0]
-        kern = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
+        kern = mem.backend
         out = np.empty(X.shape[0])
         bounds = nested_runs(X, keep)
         for a, b in zip(bounds[:-1], bounds[1:]):

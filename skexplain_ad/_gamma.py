@@ -30,6 +30,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_array
 
 from ._dask import block_reduce, is_dask_array, sq_distance_blocks
+from ._softmin import kde_log_likelihood, kde_log_normaliser, sq_distances
 
 __all__ = [
     "scale_gamma",
@@ -90,18 +91,13 @@ def _knn_mass_terms(X_in, X, k):
 
 
 def _sq_distances(A, B, block=2048):
-    """Squared Euclidean distances (float64), computed in row blocks."""
-    A = np.asarray(A, dtype=np.float64)
+    """Squared Euclidean distances (float64), the engine's, in row blocks."""
     B = np.asarray(B, dtype=np.float64)
     c = B.mean(axis=0)
-    A, B = A - c, B - c
-    bsq = np.einsum("ij,ij->i", B, B)
+    A = np.asarray(A, dtype=np.float64)
     out = np.empty((A.shape[0], B.shape[0]))
     for s in range(0, A.shape[0], block):
-        a = A[s : s + block]
-        d = np.einsum("ij,ij->i", a, a)[:, None] + bsq[None, :] - 2.0 * (a @ B.T)
-        np.maximum(d, 0.0, out=d)
-        out[s : s + block] = d
+        out[s : s + block] = sq_distances(A[s : s + block], B, center=c)
     return out
 
 
@@ -230,39 +226,6 @@ def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
     return float(np.exp(0.5 * (lo + hi)))
 
 
-def kde_log_likelihood(D2, gamma, n_features):
-    r"""Mean log-likelihood of the normalised Gaussian KDE.
-
-    .. math::
-
-        \log p(x) = \log \frac{1}{m}\sum_i e^{-\gamma d_i^2(x)}
-                    + \frac{d}{2}\log\frac{\gamma}{\pi}
-
-    (the density of :class:`sklearn.neighbors.KernelDensity` with
-    ``bandwidth = 1 / sqrt(2 gamma)``).
-
-    Parameters
-    ----------
-    D2 : ndarray of shape (n_queries, n_templates)
-        Squared distances to the kernel centres.
-    gamma : float
-    n_features : int
-
-    Returns
-    -------
-    ll : float
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skexplain_ad.model_selection import kde_log_likelihood
-    >>> round(kde_log_likelihood(np.zeros((1, 1)), 1.0 / 2, 1), 4)  # N(0, 1) at 0
-    -0.9189
-    """
-    ll = logsumexp(-gamma * D2, axis=1) - np.log(D2.shape[1])
-    return float(ll.mean() + 0.5 * n_features * np.log(gamma / np.pi))
-
-
 @validate_params(
     {
         "X": ["array-like"],
@@ -339,7 +302,7 @@ def likelihood_gamma(X, *, validation_fraction=0.2, random_state=None):
     def neg_ll(t):
         # kde_log_likelihood, one row block at a time
         g = np.exp(t)
-        return -float(np.mean(ll_rows(g)) - np.log(m) + 0.5 * d * np.log(g / np.pi))
+        return -float(np.mean(ll_rows(g)) - np.log(m) + kde_log_normaliser(g, d))
 
     grid = np.linspace(lo, hi, 41)
     vals = [neg_ll(t) for t in grid]

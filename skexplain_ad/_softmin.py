@@ -62,7 +62,7 @@ from joblib import effective_n_jobs
 from scipy.special import logsumexp
 
 from . import backends
-from .backends._numpy import RULES
+from .backends._numpy import RULES, sq_from_cross
 from .base import BaseDetector, chunk_n_rows, map_row_chunks
 
 __all__ = [
@@ -300,14 +300,15 @@ def sq_distances(X, U, keep=None, *, center=None):
     Uc = U - c
     Xc = np.asarray(X, dtype=np.float64) - c
     if keep is None:
-        D2 = np.einsum("ij,ij->i", Xc, Xc)[:, None] + np.einsum("ij,ij->i", Uc, Uc)[None, :]
-    else:
-        K = np.asarray(keep, dtype=np.float64)
-        Xc = Xc * K
-        D2 = np.einsum("ij,ij->i", Xc, Xc)[:, None] + K @ (Uc * Uc).T
-    D2 -= 2.0 * (Xc @ Uc.T)
-    np.maximum(D2, 0.0, out=D2)
-    return D2
+        return sq_from_cross(Xc @ Uc.T, _sqnorms(Xc), _sqnorms(Uc))
+    K = np.asarray(keep, dtype=np.float64)
+    Xc *= K
+    # the templates' norms over each row's kept features: (n, m), not (m,)
+    return sq_from_cross(Xc @ Uc.T, _sqnorms(Xc), K @ (Uc * Uc).T)
+
+
+def _sqnorms(A):
+    return np.einsum("ij,ij->i", A, A)
 
 
 def softmin_subset_score(X, keep, templates, log_weights, gamma):

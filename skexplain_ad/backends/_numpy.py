@@ -217,7 +217,7 @@ class NumpyBackend:
 
     def _distances(self, G, xsq, usq, lw, gamma, o):
         """Squared distances from the cross terms ``G``; writes ``o``."""
-        D2 = _sq_from_cross(G, xsq, usq)
+        D2 = sq_from_cross(G, xsq, usq)
         o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
         return D2
 
@@ -233,7 +233,7 @@ class NumpyBackend:
         ``(index, log(1 - w_index))`` per row. ``threads`` is a hint for
         backends that split the pass (numba); numpy ignores it.
         """
-        D2 = _sq_from_cross(G, xsq, usq)
+        D2 = sq_from_cross(G, xsq, usq)
         H = gamma * D2 - lw
         rows = None
         if exclude is not None:
@@ -319,9 +319,15 @@ def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o):
     return out
 
 
-def _sq_from_cross(G, xsq, usq):
-    """float64 ``d_i^2 = ||x||^2 + ||u_i||^2 - 2 x.u_i`` from the cross terms, clipped at 0."""
-    D2 = xsq[:, None] + usq[None, :] - 2.0 * G
+def sq_from_cross(G, xsq, usq):
+    """float64 ``d_i^2 = ||x||^2 + ||u_i||^2 - 2 x.u_i`` from the cross terms, clipped at 0.
+
+    The one place (on the host) where squared distances are expanded; the
+    engine's :func:`skexplain_ad._softmin.sq_distances`, the Times pair
+    distances and the gamma heuristics all call it.
+    """
+    usq = usq[None, :] if usq.ndim == 1 else usq  # (m,) or per row (n, m)
+    D2 = xsq[:, None] + usq - 2.0 * G
     np.maximum(D2, 0.0, out=D2)
     return D2
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .._softmin import BaseSoftminDetector
+from .._softmin import BaseSoftminDetector, kde_log_normaliser
 from ..base import BaseDetector
 from .._gamma import resolve_gamma
 from ._params import SOFTMIN_CONSTRAINTS
@@ -176,5 +176,5 @@ class KDEDetector(BaseSoftminDetector):
             ``mean(-o(X)) + n_features / 2 * log(gamma_ / pi)``.
         """
         o = self.outlier_score(X).astype(np.float64)
-        # -o(x) = log mean_i exp(-g d_i^2); see model_selection.kde_log_likelihood
-        return float(np.mean(-o) + 0.5 * self.n_features_in_ * np.log(self.gamma_ / np.pi))
+        # -o(x) = log mean_i exp(-g d_i^2); see _softmin.kde_log_likelihood
+        return float(np.mean(-o) + kde_log_normaliser(self.gamma_, self.n_features_in_))

@@ -94,6 +94,7 @@ from sklearn.utils._param_validation import Interval
 from .. import backends
 from ..base import map_row_chunks
 from .._softmin import lse, nested_runs, sq_distances
+from ..backends._numpy import sq_from_cross
 from ..detectors._params import RULE_CONSTRAINT
 from ._base import (
     BaseEnsembleDetector,
@@ -108,9 +109,8 @@ _BLOCK_VALUES = 2**22
 
 
 def _sq_dist_block(A, B, asq, bsq):
-    D = asq[:, None] + bsq[None, :] - 2.0 * (A @ B.T)
-    np.maximum(D, 0.0, out=D)
-    return D
+    """Template-pair distances ``||a_i - b_j||^2`` with precomputed norms."""
+    return sq_from_cross(A @ B.T, asq, bsq)
 
 
 def _pair_statistics(Uc, Vc, lw1, lw2, c, k, l):

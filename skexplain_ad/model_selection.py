@@ -1,19 +1,10 @@
 r"""Choosing the stiffness ``gamma`` and validating detectors.
 
-- :func:`knn_mass_gamma`: the thesis' heuristic ([T] eq. 3.1): the kernel
-  mass carried by each point's k nearest neighbours is a fixed fraction of
-  the total off-diagonal mass,
-
-  .. math::
-
-      \frac{\sum_i \sum_{s \le k} k(x_i, x_{is})}{\sum_{i \ne j} k(x_i, x_j)} = 0.9,
-      \qquad k(x, y) = e^{-\gamma \|x - y\|^2},\ k = 0.1\,n.
-
-- :func:`likelihood_gamma`: the paper's choice ([P] Sec. 3): maximise the
-  held-out log-likelihood of the normalised Gaussian KDE on a validation
-  split of the inliers.
-- :func:`scale_gamma`: ``1 / (n_features * X.var())``, as
-  :class:`sklearn.svm.OneClassSVM`.
+- The gamma heuristics :func:`knn_mass_gamma` ([T] eq. 3.1),
+  :func:`likelihood_gamma` ([P] Sec. 3) and :func:`scale_gamma`, with
+  :func:`resolve_gamma` and :func:`kde_log_likelihood`: defined below the
+  detectors (``skexplain_ad._gamma``, ``skexplain_ad._softmin``) and
+  re-exported here.
 - :class:`InlierKFold`: a CV splitter for labelled validation data (+1
   inlier / -1 outlier) that trains on inliers only and tests on all, so that
   ``GridSearchCV(..., cv=InlierKFold(), scoring="roc_auc")`` selects on

@@ -220,9 +220,7 @@ def local_weights(
             for p in range(P):
                 i = pi[p]
                 j = pj[p]
-                gd2 = g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p]
-                if gd2 < 0.0:
-                    gd2 = 0.0
+                gd2 = max(g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p], 0.0)
                 e = e1[i] * e2[j]
                 if cons:
                     sh = e * (w1[p] * f1 * oo1 + w2[p] * f2 * oo2)
@@ -235,9 +233,7 @@ def local_weights(
             for p in range(P):
                 i = pi[p]
                 j = pj[p]
-                gd2 = g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p]
-                if gd2 < 0.0:
-                    gd2 = 0.0
+                gd2 = max(g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p], 0.0)
                 v = a1[r, i] + a2[r, j]
                 sh = 0.0
                 if w1[p] != 0.0:

@@ -422,6 +422,20 @@ def kde_log_normaliser(gamma, n_features):
     return 0.5 * n_features * np.log(gamma / np.pi)
 
 
+#: fitted attributes that make an object a soft-min model
+SOFTMIN_ATTRS = ("templates_", "log_weights_", "gamma_")
+
+
+def softmin_params(est):
+    """``(templates, log_weights, gamma)`` (float64) of a fitted soft-min
+    model (any object with :data:`SOFTMIN_ATTRS`), else None."""
+    if not all(getattr(est, a, None) is not None for a in SOFTMIN_ATTRS):
+        return None
+    U = np.asarray(est.templates_, dtype=np.float64)
+    lw = np.asarray(est.log_weights_, dtype=np.float64).ravel()
+    return U, lw, float(est.gamma_)
+
+
 def normalize_log_weights(weights=None, log_weights=None):
     """Log-weights that sum to one in the exponential domain.
 

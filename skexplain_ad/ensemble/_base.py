@@ -14,13 +14,10 @@ from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
-from .._softmin import softmin_subset_score
+from .._softmin import softmin_params, softmin_subset_score
 from ..base import BaseDetector
 
 __all__ = []
-
-_SOFTMIN_ATTRS = ("templates_", "log_weights_", "gamma_")
-
 
 def split_indices(n_samples, n_parts, random_state):
     """Shuffled row indices of ``n_parts`` disjoint parts of ``range(n_samples)``.
@@ -53,15 +50,6 @@ def member_outlier_score(est, X):
     if hasattr(est, "outlier_score"):
         return np.asarray(est.outlier_score(X))
     return -np.asarray(est.score_samples(X))
-
-
-def softmin_params(est):
-    """``(templates, log_weights, gamma)`` of a fitted soft-min member, else None."""
-    if not all(hasattr(est, a) for a in _SOFTMIN_ATTRS):
-        return None
-    U = np.asarray(est.templates_, dtype=np.float64)
-    lw = np.asarray(est.log_weights_, dtype=np.float64).ravel()
-    return U, lw, float(est.gamma_)
 
 
 class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):

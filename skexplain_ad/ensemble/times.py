@@ -92,15 +92,11 @@ from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval
 
 from .. import backends
-from ..base import map_row_chunks
-from .._softmin import lse, nested_runs, sq_distances
+from .._softmin import SOFTMIN_ATTRS, lse, nested_runs, softmin_params, sq_distances
 from ..backends._numpy import sq_from_cross
+from ..base import map_row_chunks
 from ..detectors._params import RULE_CONSTRAINT
-from ._base import (
-    BaseEnsembleDetector,
-    member_outlier_score,
-    softmin_params,
-)
+from ._base import BaseEnsembleDetector, member_outlier_score
 
 __all__ = ["TimesEnsemble"]
 
@@ -535,7 +531,7 @@ class TimesEnsemble(BaseEnsembleDetector):
 
     def _fit_ensemble(self, X):
         for name, est in zip(self.named_estimators_, self.estimators_):
-            missing = [a for a in ("templates_", "log_weights_", "gamma_") if not hasattr(est, a)]
+            missing = [a for a in SOFTMIN_ATTRS if not hasattr(est, a)]
             if missing:
                 raise ValueError(
                     f"TimesEnsemble needs soft-min members (fitted templates_, "

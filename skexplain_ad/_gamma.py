@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_array
 
 from ._dask import block_reduce, is_dask_array, sq_distance_blocks
 from ._softmin import kde_log_likelihood, kde_log_normaliser, sq_distances
+from .base import chunk_n_rows
 
 __all__ = [
     "scale_gamma",
@@ -90,12 +91,13 @@ def _knn_mass_terms(X_in, X, k):
     return near, lse_off, float(np.nanmedian(meds))
 
 
-def _sq_distances(A, B, block=2048):
+def _sq_distances(A, B):
     """Squared Euclidean distances (float64), the engine's, in row blocks."""
     B = np.asarray(B, dtype=np.float64)
     c = B.mean(axis=0)
     A = np.asarray(A, dtype=np.float64)
     out = np.empty((A.shape[0], B.shape[0]))
+    block = chunk_n_rows(8 * (3 * B.shape[0] + A.shape[1]), A.shape[0])
     for s in range(0, A.shape[0], block):
         out[s : s + block] = sq_distances(A[s : s + block], B, center=c)
     return out

@@ -30,7 +30,6 @@ already chunks by it). Importing this module imports torch: the registry in
 
 import numpy as np
 import torch
-from sklearn import get_config
 
 from ._numpy import NEAR, _TINY, exclude_log_adjust, zero_rel
 
@@ -157,23 +156,24 @@ class TorchBackend:
             "UU2": None,
         }
 
-    def _rows_per_chunk(self, m, d, itemsize, relevance):
+    def _rows_per_chunk(self, m, d, itemsize, relevance, n_rows):
         # the n x m blocks: G in the query dtype, ~6 float64 (d^2, h, the
         # logsumexp / softmax temporaries, q); queries; relevance temporaries
         row_bytes = itemsize * m + 6 * 8 * m + 2 * itemsize * d
         if relevance:
             row_bytes += 6 * itemsize * d
+        from ..base import chunk_n_rows
+
+        working_memory = None  # the CPU: sklearn's working_memory
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
-            budget = free // 2
-        else:
-            budget = int(get_config()["working_memory"] * 2**20)
-        return max(1, int(budget // row_bytes))
+            working_memory = free / 2 / 2**20
+        return chunk_n_rows(row_bytes, n_rows, working_memory)
 
     def _chunks(self, X, prep, relevance, exclude=None):
         X = np.asarray(X)
         m, d = prep["U"].shape
-        step = self._rows_per_chunk(m, d, prep["dtype"].itemsize, relevance)
+        step = self._rows_per_chunk(m, d, prep["dtype"].itemsize, relevance, X.shape[0])
         for start in range(0, X.shape[0], step):
             Xc = to_tensor(X[start:start + step], prep["dtype"], self.device)
             ex = None if exclude is None else exclude[start:start + step]

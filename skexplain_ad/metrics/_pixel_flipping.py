@@ -11,21 +11,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._softmin import softmin_params, softmin_subset_score
+from ..base import chunk_n_rows
 from ._checks import (
     _check_maps,
     _check_same_shape,
     _check_scores,
 )
-
-
-# Number of float64 elements a pixel-flipping batch may hold in one temporary
-# (64 MiB); samples are processed in batches that fit.
-_PF_BATCH_ELEMENTS = 2**23
-
-
-# --------------------------------------------------------------------------
-# pixel flipping, [T] Sec. 1.4
-# --------------------------------------------------------------------------
 
 
 def _check_fitted(detector):
@@ -76,7 +67,9 @@ def _pf_batched(X, orders, counts, score):
     n, d = X.shape
     s1 = counts.size
     out = np.empty((n, s1))
-    batch = max(1, _PF_BATCH_ELEMENTS // (s1 * d))
+    # every removal step of a sample in one call (nested runs): the keep
+    # masks and repeated rows, about 9 bytes per step and feature
+    batch = chunk_n_rows(9 * s1 * d, n)
     for start in range(0, n, batch):
         Xb = X[start : start + batch]
         keep = _keep_masks(orders[start : start + batch], counts)

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skexplain_ad import KDEDetector, OCSVMDetector
+from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble
 from skexplain_ad._softmin import softmin_outlierness
 from skexplain_ad.model_selection import InlierKFold
 
@@ -26,7 +26,27 @@ ESTIMATORS = [KDEDetector(), OCSVMDetector()]
 METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "explain"]
 
 
-@parametrize_with_checks(ESTIMATORS)
+def _kde_pair():
+    return [("c1", KDEDetector(gamma=0.5)), ("c2", KDEDetector(gamma=1.0))]
+
+
+#: every estimator of the package that needs no torch (the torch ones are
+#: checked in tests/test_torch_estimators.py, skipped without torch)
+CHECKED = [
+    *ESTIMATORS,
+    KDEDetector(rule="oc-dtd", backend="numpy"),
+    BaggedDetector(_kde_pair()),
+    BaggedDetector(
+        [("kde", KDEDetector(gamma=0.5)), ("svm", OCSVMDetector(gamma=0.5))],
+        standardize=False,
+        split=True,
+    ),
+    TimesEnsemble(_kde_pair()),
+    TimesEnsemble(_kde_pair(), k=1, l=2, split=False, rule="conservative"),
+]
+
+
+@parametrize_with_checks(CHECKED)
 def test_sklearn_compatible(estimator, check):
     # No check is skipped or expected to fail. (sklearn itself skips
     # check_array_api_input unless SCIPY_ARRAY_API is set.)

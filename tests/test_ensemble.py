@@ -9,7 +9,6 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble
 from skexplain_ad.model_selection import InlierKFold
@@ -17,24 +16,6 @@ from skexplain_ad.model_selection import InlierKFold
 
 def _kde_pair():
     return [("c1", KDEDetector(gamma=0.5)), ("c2", KDEDetector(gamma=1.0))]
-
-
-ESTIMATORS = [
-    BaggedDetector(_kde_pair()),
-    BaggedDetector(
-        [("kde", KDEDetector(gamma=0.5)), ("svm", OCSVMDetector(gamma=0.5))],
-        standardize=False,
-        split=True,
-    ),
-    TimesEnsemble(_kde_pair()),
-    TimesEnsemble(_kde_pair(), k=1, l=2, split=False),
-]
-
-
-@parametrize_with_checks(ESTIMATORS)
-def test_sklearn_compatible(estimator, check):
-    # No check is expected to fail: expected_failed_checks is not needed.
-    check(estimator)
 
 
 @pytest.fixture

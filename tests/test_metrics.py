@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
+from _refs import DistanceToMean
 from skexplain_ad.metrics import (
     CLEVER_HANS_RATIO_THRESHOLD,
     clever_hans_difference,
@@ -114,23 +115,6 @@ class MeanOfSoftMin(BaseEstimator):
             d2 = (keep[:, None, :] * (X[:, None, :] - m.templates_[None]) ** 2).sum(-1)
             out.append(-np.logaddexp.reduce(m.log_weights_ - m.gamma_ * d2, axis=1))
         return np.mean(out, axis=0)
-
-
-class DistanceToMean(BaseEstimator):
-    """Not a soft-min model: o(x) = ||x - mu||^2, R_j = (x_j - mu_j)^2."""
-
-    def fit(self, X, y=None):
-        self.mean_ = np.asarray(X, dtype=np.float64).mean(axis=0)
-        return self
-
-    def outlier_score(self, X):
-        return ((np.asarray(X) - self.mean_) ** 2).sum(axis=1)
-
-    def score_samples(self, X):
-        return -self.outlier_score(X)
-
-    def explain(self, X):
-        return (np.asarray(X) - self.mean_) ** 2
 
 
 # --------------------------------------------------------------------------

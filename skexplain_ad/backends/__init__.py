@@ -2,10 +2,19 @@
 
 Estimators never branch on the backend: they ask :func:`get` for an object
 with the methods of :class:`~skexplain_ad.backends._numpy.NumpyBackend`
-(``prepare`` once per call, then ``softmin`` once per row chunk) and call it.
-Models made of several soft-min models (the ensembles) use
-``softmin_distances`` per chunk instead: each member's outlierness and its
-distance block, from which they form their own pooling.
+and call it:
+
+- ``prepare(templates, log_weights, gamma, center, dtype)`` once per call;
+- ``softmin(X, prep, relevance, rule, exclude)`` per row chunk: the
+  outlierness and, with ``relevance``, the relevance by ``rule``
+  ("conservative" or "oc-dtd"), ``exclude`` leaving one template out per row;
+- ``softmin_distances(X, prep)`` per chunk for models made of several
+  soft-min models (the ensembles): each member's outlierness and its
+  distance block, from which they form their own pooling;
+- ``times_kernels()``: the module of the Times ensemble's pair kernels
+  (``global_scan``, ``global_weights``, ``local_pool``, ``local_weights``,
+  ``compact_scatter``, ``drop_scatter``), and ``pair_subset_step`` for its
+  pixel-flipping steps.
 
 Backends are registered by name and imported on first use, so that importing
 :mod:`skexplain_ad` imports neither numba's compiler nor torch.
@@ -22,7 +31,9 @@ _REGISTRY = {
     "torch": ("skexplain_ad.backends._torch", "TorchBackend"),
 }
 
-#: Names a ``backend`` parameter accepts (besides ``"auto"``).
+#: The built-in backends. The ``backend`` parameter of every estimator
+#: accepts ``"auto"`` and any name in the registry at validation time
+#: (:func:`register` extends it).
 BACKEND_NAMES = tuple(_REGISTRY)
 
 def register(name, module, cls):
@@ -31,7 +42,7 @@ def register(name, module, cls):
     Parameters
     ----------
     name : str
-        Name the ``backend`` parameter of the estimators will accept.
+        Name the ``backend`` parameter of every estimator then accepts.
     module : str
         Importable module path, imported on first use.
     cls : str
@@ -115,9 +126,20 @@ def get(name="auto", device=None):
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        extra = {"torch": "torch", "numba": "numba"}.get(name, name)
-        raise ImportError(
-            f"backend={name!r} needs the optional dependency {extra!r}: "
-            f"pip install 'skexplain_ad[{extra}]'. ({exc})"
-        ) from exc
+        raise ImportError(f"backend={name!r} cannot be imported: {_INSTALL.get(name, '')}"
+                          f"{'' if name in _INSTALL else _install_hint(module)} ({exc})") from exc
     return getattr(mod, cls)(device=device)
+
+
+#: how to install what each built-in backend needs (numba is a core
+#: dependency; torch comes with the package's ``torch`` extra)
+_INSTALL = {
+    "numpy": "reinstall the package: pip install --force-reinstall skexplain_ad.",
+    "numba": "numba is a core dependency: pip install numba.",
+    "torch": "pip install 'skexplain_ad[torch]' (torch and zennit).",
+}
+
+
+def _install_hint(module):
+    top = module.split(".")[0]
+    return f"install the package that provides the module {module!r} (pip install {top})."

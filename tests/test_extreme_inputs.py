@@ -148,21 +148,8 @@ def test_far_query_against_brute_force(name, data):
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(
-            "times",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="kernel: Times forms p_i = exp(lw - g d^2 + o) without "
-                "renormalising; for g d^2 >~ 1e17 the log-weights drown in round-off "
-                "and sum R = m n o (times.py _global_relevance_chunk, P1/P2)",
-            ),
-        ),
-        pytest.param(
-            "times_local",
-            marks=pytest.mark.xfail(
-                strict=True, reason="kernel: same cancellation in the local Times weights"
-            ),
-        ),
+        "times",
+        "times_local",
         "kde_scale",
         "bagged",
     ],

@@ -113,7 +113,12 @@ def _row_exps(a1r, a2r, e1, e2):  # pragma: no cover
 
 @njit(cache=True, nogil=True)
 def _log_norm_slow(a1r, a2r, pi, pj, w):  # pragma: no cover
-    """``log sum_p w_p exp(a1_i + a2_j)`` pair by pair in the log domain."""
+    """``(M, s)`` with ``sum_p w_p exp(a1_i + a2_j) = s exp(M)``, pair by pair.
+
+    ``M`` is the largest pair logit, so ``exp(v - M) / s`` is a pair's
+    normalised weight even where ``|v|`` is so large that ``v - log sum``
+    would lose every digit to round-off.
+    """
     P = pi.shape[0]
     M = -np.inf
     for p in range(P):
@@ -122,12 +127,12 @@ def _log_norm_slow(a1r, a2r, pi, pj, w):  # pragma: no cover
             if v > M:
                 M = v
     if M == -np.inf:
-        return -np.inf
+        return M, 0.0
     s = 0.0
     for p in range(P):
         if w[p] != 0.0:
             s += np.exp(a1r[pi[p]] + a2r[pj[p]] - M)
-    return np.log(s) + M
+    return M, s
 
 
 @njit(cache=True, nogil=True)
@@ -148,9 +153,12 @@ def _log_norms(a1r, a2r, pi, pj, w1, w2, e1, e2, mx1, mx2):  # pragma: no cover
         s2 += w2[p] * e
     fast1 = s1 > 1e-250
     fast2 = s2 > 1e-250
-    lz1 = np.log(s1) + mx1 + mx2 if fast1 else _log_norm_slow(a1r, a2r, pi, pj, w1)
-    lz2 = np.log(s2) + mx1 + mx2 if fast2 else _log_norm_slow(a1r, a2r, pi, pj, w2)
-    return lz1, lz2, fast1, fast2
+    M1, M2 = mx1 + mx2, mx1 + mx2
+    if not fast1:
+        M1, s1 = _log_norm_slow(a1r, a2r, pi, pj, w1)
+    if not fast2:
+        M2, s2 = _log_norm_slow(a1r, a2r, pi, pj, w2)
+    return M1, s1, M2, s2, fast1, fast2
 
 
 @njit(cache=True, nogil=True)
@@ -166,9 +174,9 @@ def local_pool(a1, a2, pi, pj, w1, w2, log_alpha, o1, o2):  # pragma: no cover
     e2 = np.empty(a2.shape[1])
     for r in range(n_rows):
         mx1, mx2 = _row_exps(a1[r], a2[r], e1, e2)
-        lz1, lz2, _, _ = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
-        o1[r] = max(log_alpha - lz1, 0.0)
-        o2[r] = max(log_alpha - lz2, 0.0)
+        M1, s1, M2, s2, _, _ = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
+        o1[r] = max(log_alpha - (np.log(s1) + M1), 0.0)
+        o2[r] = max(log_alpha - (np.log(s2) + M2), 0.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -207,7 +215,9 @@ def local_weights(
     share = np.empty(P)
     for r in range(n_rows):
         mx1, mx2 = _row_exps(a1[r], a2[r], e1, e2)
-        lz1, lz2, fast1, fast2 = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
+        M1, s1, M2, s2, fast1, fast2 = _log_norms(a1[r], a2[r], pi, pj, w1, w2, e1, e2, mx1, mx2)
+        lz1 = np.log(s1) + M1
+        lz2 = np.log(s2) + M2
         oo1 = max(log_alpha - lz1, 0.0)
         oo2 = max(log_alpha - lz2, 0.0)
         o1[r] = oo1
@@ -215,8 +225,10 @@ def local_weights(
         total = 0.0
         if fast1 and fast2:
             # p_p = exp(a1_i + a2_j - logZ) = e1_i e2_j exp(mx1 + mx2 - logZ)
-            f1 = 0.5 * np.exp(mx1 + mx2 - lz1)
-            f2 = 0.5 * np.exp(mx1 + mx2 - lz2)
+            # normalised by the sums themselves, not by exp(mx - lz): far
+            # from the data |mx| is so large that lz has lost log(s)
+            f1 = 0.5 / s1
+            f2 = 0.5 / s2
             for p in range(P):
                 i = pi[p]
                 j = pj[p]
@@ -236,10 +248,10 @@ def local_weights(
                 gd2 = max(g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p], 0.0)
                 v = a1[r, i] + a2[r, j]
                 sh = 0.0
-                if w1[p] != 0.0:
-                    sh += 0.5 * np.exp(v - lz1) * (oo1 if cons else min(oo1, gd2))
-                if w2[p] != 0.0:
-                    sh += 0.5 * np.exp(v - lz2) * (oo2 if cons else min(oo2, gd2))
+                if w1[p] != 0.0 and s1 > 0.0:
+                    sh += 0.5 * np.exp(v - M1) / s1 * (oo1 if cons else min(oo1, gd2))
+                if w2[p] != 0.0 and s2 > 0.0:
+                    sh += 0.5 * np.exp(v - M2) / s2 * (oo2 if cons else min(oo2, gd2))
                 share[p] = sh
                 total += sh
                 Q[r, p] = _pair_q(sh, gd2, G, cons, zfloor[r], Z, r)

@@ -67,9 +67,13 @@ def local_weights(
     gd2 = g1 * D1[:, pi] + g2 * D2[:, pj] - c * dpair
     np.maximum(gd2, 0.0, out=gd2)
     sh = np.zeros_like(gd2)
-    for w, lz, oo in ((w1, lz1, o1), (w2, lz2, o2)):
+    for w, oo in ((w1, o1), (w2, o2)):
         inset = w != 0.0
-        p = np.exp(np.where(inset, V - lz[:, None], -np.inf))
+        # normalised by its own sum: far from the data |V| is so large that
+        # V - lz loses every digit to round-off
+        A = np.where(inset, V, -np.inf)
+        p = np.exp(A - A.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
         sh += 0.5 * p * (oo[:, None] if cons else np.minimum(oo[:, None], gd2))
     pos = gd2 > (zfloor[:, None] if cons else 0.0)
     Q[:] = np.where(pos, G * sh / np.where(pos, gd2, 1.0), 0.0)

@@ -224,13 +224,26 @@ def _spread(R, Z):
     return R
 
 
+def _soft_argmin(a):
+    """Row-wise ``exp(a - logsumexp(a))`` ([T] eq. 1.9), renormalised.
+
+    Normalised by the sum of the very exponentials it returns rather than
+    by ``exp(a + o)``: for a far query, ``g d^2`` is so large that the
+    log-weights drown in its round-off and ``exp(a + o)`` no longer sums
+    to one (sum R would reach m n o).
+    """
+    P = np.exp(a - a.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    return P
+
+
 def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol, cons=False):
     kx = mem.times_kernels
 
     (o1, D1), (o2, D2) = mem.distances(kerns, Xc)
     o = np.maximum(o1 + o2 + log_alpha, 0.0)
-    P1 = np.exp(mem.lw1 - mem.g1 * D1 + o1[:, None])
-    P2 = np.exp(mem.lw2 - mem.g2 * D2 + o2[:, None])
+    P1 = _soft_argmin(mem.lw1 - mem.g1 * D1)
+    P2 = _soft_argmin(mem.lw2 - mem.g2 * D2)
     Uc, Vc = mem.Uc, mem.Vc
     m, n = Uc.shape[0], Vc.shape[0]
     nr, d = Xc.shape

@@ -75,12 +75,15 @@ def one_thread():
 # ------------------------------------------------------------------ brute force
 
 
-def softmin_reference(X, U, log_w, gamma):
+def softmin_reference(X, U, log_w, gamma, rule="oc-dtd"):
     """``o`` and ``R`` of a soft-min model, one query and template at a time.
 
     ``o = -log sum_i exp(lw_i - g d_i^2)`` ([T] eq. 1.3), ``p`` its
-    soft-argmin, ``q_i = p_i min(o, g d_i^2) / d_i^2`` (``p_i g`` where
-    ``d_i = 0``) and ``R_j = sum_i q_i (x_j - u_ij)^2`` ([T] eq. 1.13-1.14).
+    soft-argmin, and ``R_j = sum_i q_i (x_j - u_ij)^2`` with
+    ``q_i = p_i min(o, g d_i^2) / d_i^2`` (``p_i g`` where ``d_i = 0``) under
+    "oc-dtd" ([T] eq. 1.13-1.14), ``q_i = p_i o / d_i^2`` under
+    "conservative" ([P] App. A.2-A.3), where a template at ``d_i = 0`` spreads
+    its share ``p_i o`` evenly over the features (the engine's convention).
     """
     X, U = np.asarray(X, np.float64), np.asarray(U, np.float64)
     o = np.zeros(len(X))
@@ -92,7 +95,13 @@ def softmin_reference(X, U, log_w, gamma):
         o[n] = max(0.0, -(top + np.log(np.sum(np.exp(a - top)))))
         p = np.exp(a - top) / np.sum(np.exp(a - top))
         for i, u in enumerate(U):
-            q = p[i] * gamma if gamma * d2[i] <= o[n] else p[i] * o[n] / d2[i]
+            if rule == "conservative":
+                if d2[i] == 0:
+                    R[n] += p[i] * o[n] / len(x)
+                    continue
+                q = p[i] * o[n] / d2[i]
+            else:
+                q = p[i] * gamma if gamma * d2[i] <= o[n] else p[i] * o[n] / d2[i]
             R[n] += q * (x - u) ** 2
     return o, R
 
@@ -118,16 +127,20 @@ def softmin_case(name):
 
 @pytest.mark.parametrize("case", ["random", "on_template", "duplicates", "constant_column",
                                   "large_gamma"])
-def test_kde_on_device_equals_bruteforce(device, case):
+@pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
+def test_kde_on_device_equals_bruteforce(device, case, rule):
     U, X, gamma = softmin_case(case)
-    det = KDEDetector(gamma=gamma, backend="torch", device=device).fit(U)
-    o_ref, R_ref = softmin_reference(X, U, np.full(len(U), -np.log(len(U))), gamma)
+    det = KDEDetector(gamma=gamma, rule=rule, backend="torch", device=device).fit(U)
+    o_ref, R_ref = softmin_reference(X, U, np.full(len(U), -np.log(len(U))), gamma, rule)
     assert_allclose(det.outlier_score(X), o_ref, rtol=1e-10, atol=1e-12)
     R = det.explain(X)
     assert R.dtype == np.float64
     assert_allclose(R, R_ref, rtol=1e-10, atol=1e-10 * np.abs(R_ref).max())
-    # non-negative, and sum_j R_j = sum_i p_i min(o, g d_i^2) <= o
+    # non-negative, and sum_j R_j = sum_i p_i min(o, g d_i^2) <= o; = o when
+    # conservative
     assert np.all(R >= 0) and np.all(R.sum(axis=1) <= o_ref * (1 + 1e-12) + 1e-15)
+    if rule == "conservative":
+        assert_allclose(R.sum(axis=1), o_ref, rtol=1e-10)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -585,3 +585,62 @@ def test_cuda_detectors_equal_cpu(ae_data, deep_data):
     det = DeepOneClassDetector(feature_extractor=two_layer_net()).fit(X)
     R = det.explain(Q)
     assert_allclose(det.set_params(device="cuda").explain(Q), R, rtol=1e-8, atol=1e-12)
+
+
+# ------------------------------------------------------ rendered letters
+def test_render_letters_shape_range_classes_and_seed():
+    from skexplain_ad.datasets._letters import render_letters
+
+    X, y = render_letters(3, random_state=0)
+    assert X.shape == (78, 784) and y.shape == (78,) and X.dtype == np.float64
+    assert_array_equal(np.bincount(y, minlength=26), np.full(26, 3))
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert_allclose(X.max(axis=1), 1.0)  # each image's brightest pixel is 1
+    X2, y2 = render_letters(3, random_state=0)
+    assert_array_equal(X, X2)
+    assert_array_equal(y, y2)
+    X3, _ = render_letters(3, random_state=1)
+    assert not np.array_equal(X, X3)
+    imgs = X.reshape(-1, 28, 28)
+    yy, xx = np.mgrid[:28, :28]
+    for img in imgs:
+        # MNIST-like: centre of mass at the centre, ink inside the 20 x 20 box
+        # (up to the shift that centres the mass), the border black
+        m = img.sum()
+        assert abs((img * yy).sum() / m - 13.5) < 0.6 and abs((img * xx).sum() / m - 13.5) < 0.6
+        assert img[0].max() == img[-1].max() == img[:, 0].max() == img[:, -1].max() == 0.0
+        rows, cols = np.flatnonzero(img.max(1) > 0.05), np.flatnonzero(img.max(0) > 0.05)
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 22
+
+
+def test_render_letters_cases_and_jitter():
+    from skexplain_ad.datasets._letters import render_letters
+
+    upper, y_up = render_letters(2, case="upper", max_rotation=0, max_shear=0,
+                                 scale_range=(1, 1), stroke_range=(0, 0), random_state=0)
+    lower, y_lo = render_letters(2, case="lower", max_rotation=0, max_shear=0,
+                                 scale_range=(1, 1), stroke_range=(0, 0), random_state=0)
+    assert_array_equal(y_up, y_lo)  # same draws, other glyphs
+    assert not np.allclose(upper, lower)
+    # thicker strokes: more ink
+    thin, _ = render_letters(4, stroke_range=(-1, -1), random_state=0)
+    thick, _ = render_letters(4, stroke_range=(3, 3), random_state=0)
+    assert thick.sum() > 1.3 * thin.sum()
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_per_class": 0}, r"n_per_class must be an integer >= 1, got 0"),
+        ({"case": "title"}, r"case must be one of .*got 'title'"),
+        ({"max_rotation": -1.0}, r"max_rotation must be a finite number >= 0, got -1.0"),
+        ({"scale_range": (0.0, 1.0)}, r"scale_range must be \(low, high\) with 0 < low <= high"),
+        ({"stroke_range": (2, 1)}, r"stroke_range must be integers"),
+        ({"stroke_range": "ab"}, r"stroke_range must be a pair of numbers"),
+    ],
+)
+def test_render_letters_bad_parameters(params, match):
+    from skexplain_ad.datasets._letters import render_letters
+
+    with pytest.raises(ValueError, match=match):
+        render_letters(**params)

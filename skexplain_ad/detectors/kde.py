@@ -162,6 +162,10 @@ class KDEDetector(BaseSoftminDetector):
         m = X.shape[0]
         return np.array(X, copy=True), np.full(m, -np.log(m)), gamma
 
+    def _training_templates(self, rows):
+        # training row t is template t (out-of-sample offset_, _calibration)
+        return np.asarray(rows, dtype=np.int64)
+
     def score(self, X, y=None):
         """Mean log-likelihood of ``X`` under the normalised Gaussian KDE.
 

@@ -165,6 +165,14 @@ class OCSVMDetector(BaseSoftminDetector):
         templates = np.array(self.ocsvm_.support_vectors_, dtype=X.dtype, copy=True)
         return templates, np.log(alpha), gamma
 
+    def _training_templates(self, rows):
+        # training row -> its support vector's index, -1 if it is none
+        # (out-of-sample offset_, _calibration)
+        rows = np.asarray(rows, dtype=np.int64)
+        inv = np.full(self.ocsvm_.shape_fit_[0], -1, dtype=np.int64)
+        inv[self.ocsvm_.support_] = np.arange(self.ocsvm_.support_.size)
+        return np.where(rows >= 0, inv[np.maximum(rows, 0)], -1)
+
     def _auto_offset(self):
         # OneClassSVM predicts an inlier iff sum_i alpha_i k(x, u_i) >= rho,
         # i.e. iff -o(x) >= log(rho / sum(alpha)).

@@ -194,6 +194,12 @@ class BaggedDetector(BaseEnsembleDetector):
             o += w * (member_outlier_score(est, X).astype(np.float64) - mu)
         return o.astype(X.dtype, copy=False)
 
+    def _training_outlier_score(self, X, rows):
+        # each member out of sample, pooled as the bag pools (_calibration)
+        from .._calibration import bagged_training_score
+
+        return bagged_training_score(self, X, rows)
+
     def _explain(self, X):
         R = np.zeros(X.shape, dtype=np.float64)
         for w, est in zip(self.weights_, self.estimators_):

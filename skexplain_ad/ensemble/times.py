@@ -598,6 +598,12 @@ class TimesEnsemble(BaseEnsembleDetector):
             o = self._chunked(X, func, relevance=False)
         return o.astype(X.dtype, copy=False)
 
+    def _training_outlier_score(self, X, rows):
+        # the pairs that involve a training point left out (_calibration)
+        from .._calibration import times_training_score
+
+        return times_training_score(self, X, rows)
+
     def _explain(self, X):
         cons = self.rule == "conservative"
         if not self._is_local():

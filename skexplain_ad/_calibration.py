@@ -233,6 +233,14 @@ def times_log_alpha_without(ens, mem, ex1, ex2):
     return out
 
 
+def _log_keep(lw, ex):
+    """``log(1 - w_ex)`` per row (0 where ``ex < 0``)."""
+    out = np.zeros(ex.shape[0])
+    sel = ex >= 0
+    out[sel] = np.log1p(-np.exp(lw[ex[sel]]))
+    return out
+
+
 def times_training_score(ens, X, rows):
     """Out-of-sample training outlierness of a TimesEnsemble (module docstring)."""
     from .ensemble.times import _Members, _local_inputs
@@ -265,6 +273,7 @@ def times_training_score(ens, X, rows):
         E[drop] = -np.inf
         lz1 = logsumexp(np.where(in1[None, :], E, -np.inf), axis=1)
         lz2 = logsumexp(np.where(in2[None, :], E, -np.inf), axis=1)
-        la = log_alpha[sl]
+        # lz uses the raw log-weights: alpha^- without their renormalisation
+        la = log_alpha[sl] + _log_keep(mem.lw1, ex1[sl]) + _log_keep(mem.lw2, ex2[sl])
         out[sl] = 0.5 * (np.maximum(la - lz1, 0.0) + np.maximum(la - lz2, 0.0))
     return out.astype(X.dtype, copy=False)

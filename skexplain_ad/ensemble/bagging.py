@@ -83,7 +83,14 @@ class BaggedDetector(BaseEnsembleDetector):
         training data up to round-off (``sigma_k <= 1.5e-8 |mu_k|``) gets 1,
         as constant features in :class:`sklearn.preprocessing.StandardScaler`.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the training scores, each training
+        point scored as if held out -- every member's out-of-sample score
+        (a template member without the point's own template; a member that
+        did not see the point, ``split=True``, as usual; a member without
+        templates in-sample), pooled with the fitted ``weights_`` and
+        ``means_``. See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

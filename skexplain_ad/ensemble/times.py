@@ -421,7 +421,15 @@ class TimesEnsemble(BaseEnsembleDetector):
     pair_sq_dist_ : ndarray of shape (n_pairs,)
         Local Times only: ``||u_i - u'_j||^2`` of each pair.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the training scores, each training
+        point scored as if held out -- without the midpoints of the pairs
+        ``(i, j)`` that involve its own template(s), the pair weights
+        renormalised (global: exactly the Times model of the members
+        without those templates). The local pair sets are not searched
+        again: a dropped neighbour is not replaced by the next nearest.
+        See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -603,3 +603,29 @@ def test_rule_validation():
         softmin_relevance(U, U, np.log(np.full(3, 1 / 3)), 1.0, rule="lrp")
     with pytest.raises(ValueError, match="rule"):
         KDEDetector(rule="lrp").fit(U)
+
+
+# ------------------------------------------------ subset score, [T] eq. 1.16
+@pytest.mark.parametrize("Det", [KDEDetector, OCSVMDetector])
+def test_outlier_score_subset_matches_brute_force(Det):
+    """outlier_score_subset equals the soft-min model summed over the kept
+    features only (a direct float64 loop), all kept gives outlier_score,
+    none kept gives 0; bad input is refused before any work."""
+    from _refs import ref_softmin
+
+    rng = np.random.RandomState(3)
+    X, Q = rng.normal(size=(60, 5)), rng.normal(size=(12, 5)) * 2
+    det = Det(gamma=0.3).fit(X)
+    keep = rng.rand(*Q.shape) < 0.5
+    keep[0], keep[1] = True, False
+    got = det.outlier_score_subset(Q, keep)
+    want = ref_softmin(Q, det.templates_, det.log_weights_, det.gamma_, keep)[0]
+    assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    assert_allclose(got[0], det.outlier_score(Q[:1])[0], rtol=1e-10)
+    assert got[1] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="keep must be a boolean array"):
+        det.outlier_score_subset(Q, keep.astype(int))
+    with pytest.raises(ValueError, match="keep must be a boolean array"):
+        det.outlier_score_subset(Q, keep[:, :2])
+    with pytest.raises(ValueError, match="features"):
+        det.outlier_score_subset(Q[:, :3], keep[:, :3])

@@ -129,9 +129,14 @@ def test_bagging_torch_members(data):
 
 
 def test_pipeline(data):
+    """The pipeline equals scaling by hand, then the detector (same seed)."""
     X, X_out = data
     pipe = make_pipeline(MinMaxScaler(), make_detectors()[0]).fit(X * 10 + 3)
-    assert pipe.predict(X_out * 10 + 3).shape == (12,)
+    scaler = MinMaxScaler().fit(X * 10 + 3)
+    det = make_detectors()[0].fit(scaler.transform(X * 10 + 3))
+    Z = scaler.transform(X_out * 10 + 3)
+    assert_allclose(pipe.score_samples(X_out * 10 + 3), det.score_samples(Z), rtol=1e-10)
+    assert_array_equal(pipe.predict(X_out * 10 + 3), det.predict(Z))
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,19 @@
 
 Estimators never branch on the backend: they ask :func:`get` for an object
 with the methods of :class:`~skexplain_ad.backends._numpy.NumpyBackend`
-(``prepare`` once per call, then ``softmin`` once per row chunk) and call it.
-Models made of several soft-min models (the ensembles) use
-``softmin_distances`` per chunk instead: each member's outlierness and its
-distance block, from which they form their own pooling.
+and call it:
+
+- ``prepare(templates, log_weights, gamma, center, dtype)`` once per call;
+- ``softmin(X, prep, relevance, rule, exclude)`` per row chunk: the
+  outlierness and, with ``relevance``, the relevance by ``rule``
+  ("conservative" or "oc-dtd"), ``exclude`` leaving one template out per row;
+- ``softmin_distances(X, prep)`` per chunk for models made of several
+  soft-min models (the ensembles): each member's outlierness and its
+  distance block, from which they form their own pooling;
+- ``times_kernels()``: the module of the Times ensemble's pair kernels
+  (``global_scan``, ``global_weights``, ``local_pool``, ``local_weights``,
+  ``compact_scatter``, ``drop_scatter``), and ``pair_subset_step`` for its
+  pixel-flipping steps.
 
 Backends are registered by name and imported on first use, so that importing
 :mod:`skexplain_ad` imports neither numba's compiler nor torch.

@@ -44,13 +44,14 @@ the model that the point itself put there are left out.
   matrix, computed without cancellation; with both (``split=False``) it
   is :math:`\alpha` less the row and the column plus their crossing,
   recomputed pair by pair where that difference would cancel.
-- ``TimesEnsemble`` local ([T] eq. 2.12-2.14): each of the two pair sets
-  :math:`N_1`, :math:`N_2` loses the pairs that involve :math:`i_0` or
-  :math:`j_0`, with the weights :math:`\beta` renormalised as above. The
-  nearest-neighbour search is not redone: where a dropped pair was one of
-  the :math:`k` (:math:`l`) nearest of a remaining template, the
-  :math:`(k+1)`-th does not step in, so that template keeps one pair
-  fewer than in a refit without the point.
+- ``TimesEnsemble`` local ([T] eq. 2.12-2.14): the pair sets of the
+  members without the point's templates. :math:`N_1` loses the pairs of
+  :math:`u_{i_0}`; a template :math:`u_i` whose :math:`k` nearest
+  included :math:`u'_{j_0}` gets its :math:`(k+1)`-th nearest instead, as
+  the search without :math:`u'_{j_0}` would give it (likewise :math:`N_2`
+  with :math:`l`, :math:`j_0`, :math:`i_0`); the weights :math:`\beta`
+  renormalised as above. With soft-min members held fixed this is the
+  local model refitted without the point, exactly.
 
 Not template models: the torch detectors (``AutoencoderDetector``,
 ``DeepOneClassDetector``) and any other member without templates keep
@@ -241,6 +242,29 @@ def _log_keep(lw, ex):
     return out
 
 
+def _next_neighbours(mem, k, l):
+    """The ``(k+1)``-th nearest second-member template of each first-member
+    template and the ``(l+1)``-th nearest first-member template of each
+    second-member one (-1 where there is none), in the order of the fit's
+    search (same blocks, same stable sort)."""
+    from .ensemble.times import _BLOCK_VALUES, _sq_dist_block
+
+    Uc, Vc = mem.Uc, mem.Vc
+    m, n, d = Uc.shape[0], Vc.shape[0], Uc.shape[1]
+    usq = np.einsum("ij,ij->i", Uc, Uc)
+    vsq = np.einsum("ij,ij->i", Vc, Vc)
+    out = []
+    for A, B, asq, bsq, kk in ((Uc, Vc, usq, vsq, k), (Vc, Uc, vsq, usq, l)):
+        nxt = np.full(A.shape[0], -1, dtype=np.int64)
+        if kk < B.shape[0]:
+            step = max(1, _BLOCK_VALUES // max(B.shape[0] + d, 1))
+            for s in range(0, A.shape[0], step):
+                D = _sq_dist_block(A[s : s + step], B, asq[s : s + step], bsq)
+                nxt[s : s + step] = np.argsort(D, axis=1, kind="stable")[:, kk]
+        out.append(nxt)
+    return out
+
+
 def times_training_score(ens, X, rows):
     """Out-of-sample training outlierness of a TimesEnsemble (module docstring)."""
     from .ensemble.times import _Members, _local_inputs
@@ -262,6 +286,11 @@ def times_training_score(ens, X, rows):
     kerns = mem.kernels(nrow)
     pi, pj = ens.pairs_[:, 0], ens.pairs_[:, 1]
     in1, in2 = ens.pair_sets_[:, 0], ens.pair_sets_[:, 1]
+    # a dropped j0 was one of the k nearest of some u_i: in the refit its
+    # (k+1)-th nearest takes the place (likewise i0 in N_2)
+    nxt1, nxt2 = _next_neighbours(mem, ens.k, ens.l)
+    rep1 = in1 & (nxt1[pi] >= 0)  # N_1 pairs (i, j) whose j could be replaced
+    rep2 = in2 & (nxt2[pj] >= 0)
     out = np.empty(nrow)
     step = max(1, 2**23 // max(pi.size + mem.Uc.shape[0] + mem.Vc.shape[0], 1))
     for s in range(0, nrow, step):
@@ -273,6 +302,17 @@ def times_training_score(ens, X, rows):
         E[drop] = -np.inf
         lz1 = logsumexp(np.where(in1[None, :], E, -np.inf), axis=1)
         lz2 = logsumexp(np.where(in2[None, :], E, -np.inf), axis=1)
+        # replacements: (i, nxt1[i]) for the N_1 pairs (i, j0), i != i0;
+        # (nxt2[j], j) for the N_2 pairs (i0, j), j != j0
+        i0, j0 = ex1[sl, None], ex2[sl, None]
+        take1 = rep1[None, :] & (pj[None, :] == j0) & (pi[None, :] != i0)
+        take2 = rep2[None, :] & (pi[None, :] == i0) & (pj[None, :] != j0)
+        if take1.any():
+            R1 = np.where(take1, a1[:, pi] + a2[:, np.maximum(nxt1[pi], 0)], -np.inf)
+            lz1 = np.logaddexp(lz1, logsumexp(R1, axis=1))
+        if take2.any():
+            R2 = np.where(take2, a1[:, np.maximum(nxt2[pj], 0)] + a2[:, pj], -np.inf)
+            lz2 = np.logaddexp(lz2, logsumexp(R2, axis=1))
         # lz uses the raw log-weights: alpha^- without their renormalisation
         la = log_alpha[sl] + _log_keep(mem.lw1, ex1[sl]) + _log_keep(mem.lw2, ex2[sl])
         out[sl] = 0.5 * (np.maximum(la - lz1, 0.0) + np.maximum(la - lz2, 0.0))

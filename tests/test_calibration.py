@@ -79,8 +79,9 @@ def own_template(est, part_rows, n):
 
 
 def times_loo_slow(ens, X, parts, k=None, l=None):
-    """The Times midpoint model(s), pair by pair, without the pairs that
-    involve each training row's templates, weights renormalised."""
+    """The Times midpoint model(s), pair by pair, of the members without
+    each training row's templates: pairs renormalised, local pair sets
+    searched again among the remaining templates."""
     (e1, e2), n = ens.estimators_, len(X)
     U, V = e1.templates_, e2.templates_
     lw1, lw2 = e1.log_weights_, e2.log_weights_
@@ -89,16 +90,17 @@ def times_loo_slow(ens, X, parts, k=None, l=None):
     own1, own2 = own_template(e1, parts[0], n), own_template(e2, parts[1], n)
     m2, n2 = len(U), len(V)
     D = np.array([[np.sum((U[i] - V[j]) ** 2) for j in range(n2)] for i in range(m2)])
-    if k is None:
-        sets = [[(i, j) for i in range(m2) for j in range(n2)]]
-    else:
-        N1 = [(i, j) for i in range(m2) for j in np.argsort(D[i], kind="stable")[:k]]
-        N2 = [(i, j) for j in range(n2) for i in np.argsort(D[:, j], kind="stable")[:l]]
-        sets = [N1, N2]
     o = np.empty(n)
     for r, x in enumerate(X):
-        alive = [(i, j) for i in range(m2) for j in range(n2)
-                 if i != own1[r] and j != own2[r]]
+        I = [i for i in range(m2) if i != own1[r]]
+        J = [j for j in range(n2) if j != own2[r]]
+        alive = [(i, j) for i in I for j in J]
+        if k is None:
+            sets = [alive]
+        else:  # the k-NN / l-NN search among the remaining templates
+            N1 = [(i, J[t]) for i in I for t in np.argsort(D[i, J], kind="stable")[:k]]
+            N2 = [(I[t], j) for j in J for t in np.argsort(D[I, j], kind="stable")[:l]]
+            sets = [N1, N2]
         logb = {p: lw1[p[0]] + lw2[p[1]] - c * D[p] for p in alive}
         log_alpha = _lse(list(logb.values()))
         vals = []

@@ -426,10 +426,10 @@ class TimesEnsemble(BaseEnsembleDetector):
         ``contamination`` percentile of the training scores, each training
         point scored as if held out -- without the midpoints of the pairs
         ``(i, j)`` that involve its own template(s), the pair weights
-        renormalised (global: exactly the Times model of the members
-        without those templates). The local pair sets are not searched
-        again: a dropped neighbour is not replaced by the next nearest.
-        See :mod:`skexplain_ad._calibration`.
+        renormalised: exactly the Times model of the members without those
+        templates (local: a dropped nearest neighbour is replaced by the
+        next nearest, as a refit's search would). An OC-SVM member is not
+        refitted. See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

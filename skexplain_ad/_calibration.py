@@ -69,6 +69,9 @@ __all__ = ["training_outlier_score", "member_rows"]
 #: recomputed pair by pair (its relative round-off would exceed ~1e-10)
 _CANCEL = 2.0**-20
 
+#: local Times: values per (rows x pairs) temporary of one row chunk
+_LOCAL_VALUES = 2**21
+
 
 def training_outlier_score(est, X, rows=None):
     """Outlierness of training rows, each scored as if held out.
@@ -292,7 +295,7 @@ def times_training_score(ens, X, rows):
     rep1 = in1 & (nxt1[pi] >= 0)  # N_1 pairs (i, j) whose j could be replaced
     rep2 = in2 & (nxt2[pj] >= 0)
     out = np.empty(nrow)
-    step = max(1, 2**23 // max(pi.size + mem.Uc.shape[0] + mem.Vc.shape[0], 1))
+    step = max(1, _LOCAL_VALUES // max(pi.size + mem.Uc.shape[0] + mem.Vc.shape[0], 1))
     for s in range(0, nrow, step):
         sl = slice(s, s + step)
         Xc = np.asarray(X[sl], dtype=np.float64) - mem.center

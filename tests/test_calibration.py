@@ -287,3 +287,15 @@ def test_held_out_inliers_flagged_at_contamination(det):
     assert 0.05 <= rate <= 0.16, rate
     in_sample = np.percentile(det.score_samples(X), 10)
     assert np.mean(det.score_samples(X_new) < in_sample) > 0.25
+
+
+def test_local_times_in_row_chunks(monkeypatch):
+    """Chunks of a few rows give the same out-of-sample scores."""
+    import skexplain_ad._calibration as calib
+
+    X = _data(24)
+    ens = TimesEnsemble([("a", KDEDetector(gamma=0.4)), ("b", KDEDetector(gamma=0.9))],
+                        split=False, k=3, l=2).fit(X)
+    whole = training_outlier_score(ens, X)
+    monkeypatch.setattr(calib, "_LOCAL_VALUES", 3 * ens.pairs_.shape[0])
+    assert_allclose(training_outlier_score(ens, X), whole, rtol=1e-12)

@@ -299,3 +299,33 @@ def test_local_times_in_row_chunks(monkeypatch):
     whole = training_outlier_score(ens, X)
     monkeypatch.setattr(calib, "_LOCAL_VALUES", 3 * ens.pairs_.shape[0])
     assert_allclose(training_outlier_score(ens, X), whole, rtol=1e-12)
+
+
+def test_single_template_is_never_left_out():
+    """A model whose one template carries all the weight keeps the
+    in-sample score (nothing would be left without it)."""
+    from skexplain_ad._calibration import softmin_exclude
+
+    class One:
+        templates_ = np.zeros((1, 2))
+        log_weights_ = np.zeros(1)
+        gamma_ = 1.0
+
+        def _training_templates(self, rows):
+            return np.where(rows >= 0, 0, -1)
+
+        def _outlier_score(self, X):
+            return self.gamma_ * np.sum(X**2, axis=1)
+
+    X = np.array([[0.0, 0.0], [1.0, 2.0]])
+    assert_allclose(softmin_exclude(One(), np.array([0, -1])), [-1, -1])
+    assert_allclose(training_outlier_score(One(), X), [0.0, 5.0])
+
+
+def test_float32_offset():
+    X = _data(30)
+    det64 = KDEDetector(gamma=0.5).fit(X)
+    det32 = KDEDetector(gamma=0.5).fit(X.astype(np.float32))
+    assert isinstance(det32.offset_, float)
+    assert det32.offset_ == pytest.approx(det64.offset_, rel=1e-5)
+    assert det64.offset_ == pytest.approx(np.percentile(-kde_loo_slow(X, 0.5), 10), rel=1e-9)

@@ -23,7 +23,7 @@ from joblib import cpu_count
 from numba import njit
 
 from ._fastexp import FASTMATH, exp_nonpos
-from ._numpy import NumpyBackend
+from ._numpy import NEAR, NumpyBackend
 
 _EXECUTOR = None
 _TINY = np.finfo(np.float64).tiny
@@ -61,13 +61,16 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel):  # pragma: no cover - jitted
+def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel,
+                  nnear, nearfac, qeps, usqmax):  # pragma: no cover - jitted
     """Pool the cross terms ``G``; ``qsum`` of length n asks for the weights q.
 
     ``excl`` / ``adj`` (length n, or 0 for none): per row a template to
     drop and ``log(1 - w)`` of its weight. ``cons``: the conservative rule,
     ``q_i = p_i o / d_i^2`` with ``d_i^2`` floored at its round-off (the
-    caller redoes the templates near the query exactly; see ``_numpy``).
+    caller redoes the templates near the query exactly; see ``_numpy``);
+    ``nnear[r]`` counts the weights above ``_numpy.near_threshold``
+    (``nearfac o / max(qeps (||x||^2 + usqmax), tiny)``).
     """
     n, m = G.shape
     want_q = qsum.shape[0] == n
@@ -115,10 +118,14 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel):  # pr
             qs = 0.0
             if cons:
                 # q_i = p_i o / d_i^2, d_i^2 floored at its round-off
+                thr = nearfac * oo / max(qeps * (xr2 + usqmax), _TINY)
+                cnt = 0
                 for i in range(m):
                     q = eb[i] * inv_s * oo / max(d2b[i], zrel * (xr2 + usq[i]), _TINY)
                     Gr[i] = q
                     qs += q
+                    cnt += q > thr
+                nnear[r] = cnt
             else:
                 for i in range(m):
                     q = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
@@ -191,7 +198,7 @@ class NumbaBackend(NumpyBackend):
     min_rows_per_thread = 64
 
     def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
-              conservative=False, exclude=None, zrel=0.0):
+              conservative=False, exclude=None, zrel=0.0, nnear=None):
         # The kernel releases the GIL and treats rows independently, so row
         # slices run in threads with identical bits; the GEMM before it uses
         # every core through BLAS, and this keeps the pass from being the
@@ -201,7 +208,10 @@ class NumbaBackend(NumpyBackend):
         none_f = np.empty(0, dtype=np.float64)
         qsum = none_f if qsum is None else qsum
         excl, adj = (np.empty(0, dtype=np.int64), none_f) if exclude is None else exclude
-        args = (qsum, excl, adj)
+        nnear = np.empty(0, dtype=np.int64) if nnear is None else nnear
+        eps = float(np.finfo(G.dtype).eps)
+        near = (NEAR * np.sqrt(eps), eps, float(usq.max()) if len(usq) else 0.0)
+        args = (qsum, excl, adj, nnear)
 
         def part(a, b):
             return tuple(v[a:b] if len(v) else v for v in args)
@@ -209,15 +219,15 @@ class NumbaBackend(NumpyBackend):
         k = min(_threads() if threads is None else threads, n // self.min_rows_per_thread)
         if k <= 1:
             _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj,
-                          bool(conservative), float(zrel))
+                          bool(conservative), float(zrel), nnear, *near)
             return
         bounds = np.linspace(0, n, k + 1).astype(int)
         futures = []
         for a, b in zip(bounds[:-1], bounds[1:]):
-            q_, e_, a_ = part(a, b)
+            q_, e_, a_, n_ = part(a, b)
             futures.append(_executor().submit(
                 _softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b], q_, e_, a_,
-                bool(conservative), float(zrel),
+                bool(conservative), float(zrel), n_, *near,
             ))
         for f in futures:
             f.result()

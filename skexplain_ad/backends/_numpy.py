@@ -141,13 +141,15 @@ class NumpyBackend:
         o = np.empty(n, dtype=np.float64)
         qsum = np.empty(n, dtype=np.float64) if relevance else None
         cons = rule == "conservative"
+        # numba counts the near templates per row in its pass (numpy: -1, scan all)
+        nnear = np.full(n, -1, dtype=np.int64) if relevance and cons else None
         ex = None
         if exclude is not None:
             ex = np.ascontiguousarray(exclude, dtype=np.int64)
             ex = (ex, exclude_log_adjust(prep["lw"], ex))
         self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, qsum,
                    threads=prep.get("threads"), conservative=cons, exclude=ex,
-                   zrel=zero_rel(prep["dtype"]))
+                   zrel=zero_rel(prep["dtype"]), nnear=nnear)
         if not relevance:
             return o.astype(prep["dtype"], copy=False)
         if prep["UU2"] is None:
@@ -156,8 +158,11 @@ class NumpyBackend:
             U = prep["U"]
             prep["UU2"] = np.concatenate([U, U * U], axis=1)
             prep["U"] = prep["UU2"][:, : U.shape[1]]
-        near = near_terms(G, qsum, X, prep["templates"], xsq, prep["usq"], prep["lw"],
-                          prep["gamma"], o) if cons else None
+        near = None
+        if cons:
+            rows = None if (nnear < 0).any() else np.flatnonzero(nnear)
+            near = near_terms(G, qsum, X, prep["templates"], xsq, prep["usq"], prep["lw"],
+                              prep["gamma"], o, rows=rows)
         # R_j = sum_i q_i (x_j - u_ij)^2 from one GEMM with [U, U**2]
         AB = G @ prep["UU2"]
         R = np.empty_like(Xc)
@@ -222,7 +227,7 @@ class NumpyBackend:
         return D2
 
     def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
-              conservative=False, exclude=None, zrel=0.0):
+              conservative=False, exclude=None, zrel=0.0, nnear=None):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 
         Writes the outlierness into ``o``; if ``qsum`` (n,) is given,
@@ -284,22 +289,36 @@ NEAR = 1e-4
 _TINY = np.finfo(np.float64).tiny
 
 
-def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o):
+def near_threshold(o, xsq, usq_max, dtype):
+    """Per row, the ``q_i`` above which a template counts as near the query."""
+    eps = float(np.finfo(dtype).eps)
+    return NEAR * np.sqrt(eps) * o / np.maximum(eps * (xsq + usq_max), _TINY)
+
+
+def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o, rows=None):
     """Conservative rule: take the templates near the query out of ``Q``.
 
     Entries with ``q_i > NEAR sqrt(eps) o / (eps (||x||^2 + max ||u||^2))``
     (module docstring) are zeroed in ``Q`` (``qsum`` recomputed for their
     rows) and returned as an exact (n, d) float64 term: ``d_i^2`` from the
     differences of the uncentred ``X`` and templates ``U``, ``p_i o (x_j - u_ij)^2 / d_i^2``, or ``p_i o / d`` per
-    feature where ``d_i = 0``. Returns None when there is none.
+    feature where ``d_i = 0``. Returns None when there is none. ``rows``
+    (optional) lists the only rows that may hold such entries (the numba
+    pass counts them), so the others are not scanned.
     """
     X = np.asarray(X)
     n, d = X.shape
     if n == 0 or Q.shape[1] == 0:
         return None
-    eps = float(np.finfo(Q.dtype if X.dtype not in (np.float32, np.float64) else X.dtype).eps)
-    thr = NEAR * np.sqrt(eps) * o / np.maximum(eps * (xsq + usq.max()), _TINY)
-    rr, ii = np.nonzero(Q > thr[:, None])
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+    thr = near_threshold(o, xsq, usq.max(), dtype)
+    if rows is None:
+        rr, ii = np.nonzero(Q > thr[:, None])
+    else:
+        if rows.size == 0:
+            return None
+        r_loc, ii = np.nonzero(Q[rows] > thr[rows, None])
+        rr = rows[r_loc]
     if rr.size == 0:
         return None
     Q[rr, ii] = 0.0

@@ -97,7 +97,7 @@ def training_outlier_score(est, X, rows=None):
     >>> X = np.array([[0.0], [1.0], [3.0]])
     >>> det = KDEDetector(gamma=1.0).fit(X)
     >>> training_outlier_score(det, X).round(4)      # -log mean of the others
-    array([1.3133, 1.3133, 4.6931])
+    array([1.6928, 1.6446, 4.6864])
     """
     X = np.asarray(X)
     rows = np.arange(X.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)

@@ -329,3 +329,10 @@ def test_float32_offset():
     assert isinstance(det32.offset_, float)
     assert det32.offset_ == pytest.approx(det64.offset_, rel=1e-5)
     assert det64.offset_ == pytest.approx(np.percentile(-kde_loo_slow(X, 0.5), 10), rel=1e-9)
+
+
+def test_kde_offset_on_every_backend(backend):
+    """The engine's exclude on each backend gives the same leave-one-out scores."""
+    X = _data(25)
+    det = KDEDetector(gamma=0.7, backend=backend).fit(X)
+    _check_offset(det, X, kde_loo_slow(X, 0.7))

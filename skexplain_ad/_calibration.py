@@ -55,7 +55,12 @@ the model that the point itself put there are left out.
 
 Not template models: the torch detectors (``AutoencoderDetector``,
 ``DeepOneClassDetector``) and any other member without templates keep
-their in-sample training scores.
+their in-sample training scores; so does a soft-min object from outside
+the package, which does not say which template is which training row (a
+detector says so by a ``_training_templates(rows)`` method).
+
+The gamma heuristics, the bag's standardisation (``means_``, ``scales_``)
+and an OC-SVM's dual coefficients are not recomputed without the point.
 """
 
 import numpy as np

@@ -17,7 +17,11 @@ the model that the point itself put there are left out.
   -- a training point that is a support vector is scored without its own
   term, the others' :math:`\alpha_i` unchanged; a point that is not a
   support vector keeps its in-sample score. The SVM is *not* refitted, so
-  this approximates the held-out score of the SVM fitted without the point.
+  this approximates the held-out score of the SVM fitted without the point;
+  it overshoots where few points are support vectors (small ``nu``: no
+  neighbour takes the dropped vector's place), so ``offset_`` then flags
+  fewer new inliers than ``contamination`` (measured in
+  ``benchmarks/bench_calibration.py``).
   A model with one template (nothing left once it is dropped) keeps the
   in-sample score.
 - ``BaggedDetector`` ([P] Sec. 5, [T] eq. 2.2): each member's

@@ -128,7 +128,8 @@ class BaseDetector(OutlierMixin, BaseEstimator):
     ----------
     contamination : float in (0, 0.5] or "auto"
         Expected fraction of outliers in the training data; ``offset_`` is
-        the matching percentile of the training scores. ``"auto"`` uses the
+        the matching percentile of the training scores, each training point
+        scored as if held out (:mod:`skexplain_ad._calibration`). ``"auto"`` uses the
         detector's own threshold where it has one (OC-SVM's ``rho``).
     """
 
@@ -172,7 +173,11 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
         else:
-            scores = -self._outlier_score(X)
+            # out of sample: each training point scored without its own
+            # template(s) (skexplain_ad._calibration)
+            from ._calibration import training_outlier_score
+
+            scores = -np.asarray(training_outlier_score(self, X), dtype=np.float64)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
 

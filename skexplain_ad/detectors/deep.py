@@ -176,7 +176,14 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
     n_features_out_ : int
         :math:`k`, the number of features.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the *in-sample* training scores.
+        This is not a template model, so no training point can be left
+        out without retraining the network; a network that fits its
+        training data closely scores new inliers worse, and ``predict``
+        then flags more than ``contamination`` of new data. Calibrate on
+        held-out inliers where that matters.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

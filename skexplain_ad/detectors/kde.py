@@ -62,7 +62,15 @@ class KDEDetector(BaseSoftminDetector):
     gamma_ : float
         The stiffness used.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the training scores, each training
+        point scored *as if held out* -- by the KDE without its own kernel,
+        the other weights renormalised (exactly the KDE fitted on the other
+        points, ``gamma_`` fixed). So ``predict`` flags about
+        ``contamination`` of new data from the training distribution, while
+        ``predict`` on the training points themselves (each on its own
+        kernel) flags fewer. See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -161,6 +169,10 @@ class KDEDetector(BaseSoftminDetector):
         gamma = resolve_gamma(self.gamma, X, self.random_state)
         m = X.shape[0]
         return np.array(X, copy=True), np.full(m, -np.log(m)), gamma
+
+    def _training_templates(self, rows):
+        # training row t is template t (out-of-sample offset_, _calibration)
+        return np.asarray(rows, dtype=np.int64)
 
     def score(self, X, y=None):
         """Mean log-likelihood of ``X`` under the normalised Gaussian KDE.

@@ -173,6 +173,8 @@ class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
         else:
             parts = [slice(None)] * len(ests)
         self.estimators_ = [clone(est).fit(X[part]) for est, part in zip(ests, parts)]
+        # which rows each member saw: out-of-sample training scores (_calibration)
+        self._train_parts = parts if self.split else None
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self._fit_ensemble(X)
 

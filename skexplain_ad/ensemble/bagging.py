@@ -83,7 +83,14 @@ class BaggedDetector(BaseEnsembleDetector):
         training data up to round-off (``sigma_k <= 1.5e-8 |mu_k|``) gets 1,
         as constant features in :class:`sklearn.preprocessing.StandardScaler`.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the training scores, each training
+        point scored as if held out -- every member's out-of-sample score
+        (a template member without the point's own template; a member that
+        did not see the point, ``split=True``, as usual; a member without
+        templates in-sample), pooled with the fitted ``weights_`` and
+        ``means_``. See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -193,6 +200,12 @@ class BaggedDetector(BaseEnsembleDetector):
         for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
             o += w * (member_outlier_score(est, X).astype(np.float64) - mu)
         return o.astype(X.dtype, copy=False)
+
+    def _training_outlier_score(self, X, rows):
+        # each member out of sample, pooled as the bag pools (_calibration)
+        from .._calibration import bagged_training_score
+
+        return bagged_training_score(self, X, rows)
 
     def _explain(self, X):
         R = np.zeros(X.shape, dtype=np.float64)

@@ -434,7 +434,15 @@ class TimesEnsemble(BaseEnsembleDetector):
     pair_sq_dist_ : ndarray of shape (n_pairs,)
         Local Times only: ``||u_i - u'_j||^2`` of each pair.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        Offset used to define the decision function from the raw scores,
+        ``decision_function = score_samples - offset_``: the
+        ``contamination`` percentile of the training scores, each training
+        point scored as if held out -- without the midpoints of the pairs
+        ``(i, j)`` that involve its own template(s), the pair weights
+        renormalised: exactly the Times model of the members without those
+        templates (local: a dropped nearest neighbour is replaced by the
+        next nearest, as a refit's search would). An OC-SVM member is not
+        refitted. See :mod:`skexplain_ad._calibration`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -610,6 +618,12 @@ class TimesEnsemble(BaseEnsembleDetector):
 
             o = self._chunked(X, func, relevance=False)
         return o.astype(X.dtype, copy=False)
+
+    def _training_outlier_score(self, X, rows):
+        # the pairs that involve a training point left out (_calibration)
+        from .._calibration import times_training_score
+
+        return times_training_score(self, X, rows)
 
     def _explain(self, X):
         cons = self.rule == "conservative"

@@ -228,8 +228,8 @@ def test_autoencoder_on_device_equals_reconstruction_error(device):
     assert next(det.module_.parameters()).device.type == "cpu"  # fitted parts on the host
     net = copy.deepcopy(det.module_).double().eval()
     with torch.no_grad():
-        Z = torch.from_numpy((Q - det.input_mean_) / det.input_scale_)
-        r = net(Z).numpy() * det.input_scale_ + det.input_mean_
+        Z = torch.from_numpy((Q - det.input_offset_) / det.input_scale_)
+        r = net(Z).numpy() * det.input_scale_ + det.input_offset_
     R_ref = (Q - r) ** 2  # [P] Sec. 2: R_j = (x_j - r_j(x))^2
     R = det.explain(Q)
     assert_allclose(R, R_ref, rtol=1e-9, atol=1e-12 * np.abs(R_ref).max())

@@ -28,7 +28,12 @@ from skexplain_ad._softmin import normalize_log_weights, softmin_relevance
 BACKENDS = backends.available()
 SETTINGS = settings(max_examples=40, deadline=None)
 
-coords = st.floats(-4, 4, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+# |v| < 1e-30 becomes 0: data near 1e-250 with a float gamma is refused by
+# design (its g d^2 underflows; skexplain_ad/_extreme.py, tested in
+# test_extreme_inputs.py), not a case of these invariances
+coords = st.floats(-4, 4, allow_nan=False, allow_infinity=False, allow_subnormal=False).map(
+    lambda v: 0.0 if abs(v) < 1e-30 else v
+)
 gammas = st.floats(-3, 2).map(lambda t: 10.0**t)
 
 

@@ -140,7 +140,7 @@ def main(argv=None):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", AuditWarning)
-            warnings.showwarning = _show_note
+            warnings.showwarning = _show_note(warnings.showwarning)
             with _dask_client(args) as client:
                 table = _audit_table(audit, name, rest, args, client)
     except (ValueError, FileNotFoundError, NotADirectoryError, ImportError, OSError, TimeoutError) as exc:
@@ -151,13 +151,17 @@ def main(argv=None):
     return 0
 
 
-def _show_note(message, category, filename, lineno, file=None, line=None):
-    """Warnings as one line each: ``skexplain-ad: note: ...`` for the audit's own."""
+def _show_note(show):
+    """A ``showwarning`` that prints the audit's notes as ``skexplain-ad: note: ...``."""
     from ._audit import AuditWarning
 
-    prefix = "note" if issubclass(category, AuditWarning) else category.__name__
-    first = str(message).splitlines()[0] if str(message) else ""
-    sys.stderr.write(f"skexplain-ad: {prefix}: {first}\n")
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, AuditWarning):
+            return show(message, category, filename, lineno, file, line)
+        first = str(message).splitlines()[0] if str(message) else ""
+        sys.stderr.write(f"skexplain-ad: note: {first}\n")
+
+    return showwarning
 
 
 def summary_text(table, width=100):

@@ -31,6 +31,7 @@ fitted on the halves that ``split=True`` draws with the same
 
 import hashlib
 import importlib
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -126,7 +127,9 @@ def missing_requirements(modules):
     missing = {}
     for mod in modules:
         try:
-            importlib.import_module(mod)
+            with warnings.catch_warnings():  # a check, not the place for their import notes
+                warnings.simplefilter("ignore")
+                importlib.import_module(mod)
         except Exception as exc:  # noqa: BLE001 - any failure to import is "missing"
             missing[mod] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return missing

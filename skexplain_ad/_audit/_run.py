@@ -309,6 +309,10 @@ def _write(out, table, ds, relevances, curves, scores, n_examples, settings):
         relevances = {d: r["lrp"] for d, r in relevances.items()}
         curves = {d: {a: (c["fractions"], c.get("lrp", c["random"]), c["random"])
                       for a, c in per.items()} for d, per in curves.items()}
+        if ds.image_shape is None:  # a table, drawn as a one-row heatmap
+            from sklearn.utils import Bunch
+
+            ds = Bunch(**{**ds, "image_shape": (1, ds.data.shape[1])})
     return write_report(out, table, ds, relevances, curves, **kw)
 
 

@@ -91,8 +91,8 @@ DETECTOR_NAMES = tuple(DETECTORS)
 #: Settings of the two protocols (see :func:`skexplain_ad.audit`).
 PROTOCOLS = {
     "fast": {
-        "n_digits": 2000, "n_samples": 50, "auto_epochs": 15, "auto_patience": 3,
-        "n_flip": 5, "flip_steps": 10, "n_occlusion": 2, "n_shap": 2, "shap_nsamples": 1000,
+        "n_digits": 2000, "n_samples": 30, "auto_epochs": 10, "auto_patience": 3,
+        "n_flip": 5, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
     },
     "paper": {
         "n_digits": 5000, "n_samples": 100, "auto_epochs": 100, "auto_patience": 10,

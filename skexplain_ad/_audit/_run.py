@@ -358,16 +358,16 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         ``"random"``, ``"distance-to-mean"``, ``"occlusion"``,
         ``"kernel-shap"`` (needs shap). None: all that can run here.
     protocol : {"fast", "paper"}, default="fast"
-        The sizes below when not given. ``"fast"``: 2,000 digits (1,425
-        training, 475 test inliers and 50 base digits per corruption with
-        ``n_samples=50``), the autoencoder trained for at most 15 epochs
-        (patience 3), 5 flipped outliers per anomaly with 10 steps,
-        occlusion on 2 outliers per anomaly, KernelSHAP on 2 outliers per
-        detector with 1,000 coalitions.
-        ``"paper"``: every one of the 5,000 digits (3,675 training, 1,225
-        test inliers, 100 per corruption), the autoencoder trained to
-        convergence (100 epochs, patience 10), 10 flipped outliers with 20
-        steps, occlusion on 10 outliers per anomaly, KernelSHAP on 15 outliers (one per corruption) with 2,000
+        The sizes below when not given. ``"fast"``: 2,000 digits (1,477
+        training and 493 test inliers, and 30 base digits corrupted every
+        way with ``n_samples=30``), the autoencoder trained for at most 10
+        epochs (patience 3), 5 flipped outliers per anomaly with 10 steps,
+        occlusion on 1 outlier per anomaly, KernelSHAP on 1 outlier per
+        detector with 1,000 coalitions. ``"paper"``: every one of the 5,000
+        digits (3,675 training, 1,225 test inliers, 100 per corruption), the
+        autoencoder trained to convergence (100 epochs, patience 10), 10
+        flipped outliers with 20 steps, occlusion on 10 outliers per
+        anomaly, KernelSHAP on 15 outliers (one per corruption) with 2,000
         coalitions.
     n_samples : int, optional
         Outliers per anomaly type (the protocol's; 30 for tables).

@@ -81,7 +81,8 @@ def _build_parser():
     a.add_argument("--n-occlusion", type=_positive, default=None,
                    help="outliers per anomaly type explained by occlusion")
     a.add_argument("--n-shap", type=int, default=None, help="outliers per detector for KernelSHAP")
-    a.add_argument("--out", default="skexplain_ad_report", help="report folder (default: ./skexplain_ad_report)")
+    a.add_argument("--out", default="skexplain_ad_report",
+                   help="report folder (default: ./skexplain_ad_report)")
     a.add_argument("--backend", default="auto", help="auto, numpy, numba or torch")
     a.add_argument("--device", default=None, help="cpu, cuda or cuda:N (torch)")
     a.add_argument("--n-jobs", type=_n_jobs, default=None,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from skexplain_ad import audit
-from skexplain_ad._audit import COLUMNS, EXPLAINERS, STAGES, AuditWarning
+from skexplain_ad._audit import COLUMNS, DETECTOR_NAMES, EXPLAINERS, STAGES, AuditWarning
 from skexplain_ad._audit import _run as run_module
 from skexplain_ad._audit._baselines import (
     distance_to_mean,
@@ -228,8 +228,8 @@ def test_prefit_members_and_their_memory(digits):
 
 
 def test_registry_names_and_models():
-    assert list(run_module.DETECTOR_NAMES) == ["KDE", "Auto", "Deep", "Bag", "OC-SVM", "C1+C2",
-                                               "C1xC2", "C1xC2-local"]
+    assert list(DETECTOR_NAMES) == ["KDE", "Auto", "Deep", "Bag", "OC-SVM", "C1+C2", "C1xC2",
+                                    "C1xC2-local"]
     bag = make_detector("C1+C2", random_state=0)
     assert bag.standardize is False and bag.split is True
     glob, loc = make_detector("C1xC2"), make_detector("C1xC2-local")
@@ -374,8 +374,7 @@ def test_textures_default_set_leaves_deep_out(monkeypatch, tmp_path):
     assert sorted(set(table.detector)) == sorted(expected)
     assert table.pixel_auroc.between(0, 1).all()
     if has("torch"):  # the bag of the KDE and Auto the data allow
-        assert table.attrs["settings"]["detectors"] == [d for d in run_module.DETECTOR_NAMES
-                                                        if d in expected]
+        assert table.attrs["settings"]["detectors"] == [d for d in DETECTOR_NAMES if d in expected]
 
 
 def test_audit_on_an_mvtec_folder(mvtec_root, tmp_path):

@@ -385,8 +385,8 @@ def make_detector(name, *, random_state=None, backend="auto", device=None, n_job
         from ..detectors import OCSVMDetector
         from ..ensemble import BaggedDetector, TimesEnsemble
 
-        ests = [(c, Prefit(members[c]) if members.get(c) is not None else OCSVMDetector(gamma="knn_mass", **common))
-                for c in ("C1", "C2")]
+        ests = [(c, Prefit(members[c]) if members.get(c) is not None
+                 else OCSVMDetector(gamma="knn_mass", **common)) for c in ("C1", "C2")]
         if name == "C1+C2":
             return BaggedDetector(ests, standardize=False, split=True, random_state=random_state)
         kl = {"k": 5, "l": 5} if name == "C1xC2-local" else {}

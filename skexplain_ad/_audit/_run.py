@@ -19,9 +19,8 @@ from ._baselines import (
     shap_background,
 )
 from ._checks import check_backend, check_count, check_device, check_n_jobs, check_out
-from ._data import DATASETS, TABULAR, check_dataset, load_audit_dataset
+from ._data import TABULAR, check_dataset, load_audit_dataset
 from ._registry import (
-    DETECTOR_NAMES,
     DETECTORS,
     PROTOCOLS,
     Prefit,
@@ -552,7 +551,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
             "n_digits": n_digits if dataset in ("mnist-c", "digits-c") else None,
             "n_train": int(len(ds.data_train)), "n_test_inliers": int(np.sum(ds.target == 1)),
             "detectors": names, "explainers": explainers, "n_flip": n_flip,
-            "flip_steps": flip_steps, "n_occlusion": n_occlusion, "n_shap": n_shap, "shap_nsamples": shap_nsamples,
+            "flip_steps": flip_steps, "n_occlusion": n_occlusion, "n_shap": n_shap,
+            "shap_nsamples": shap_nsamples,
             "backend": backend, "device": device, "n_jobs": n_jobs,
         }
         table.attrs["settings"] = settings

@@ -91,12 +91,14 @@ DETECTOR_NAMES = tuple(DETECTORS)
 #: Settings of the two protocols (see :func:`skexplain_ad.audit`).
 PROTOCOLS = {
     "fast": {
-        "n_digits": 2000, "n_samples": 30, "auto_epochs": 10, "auto_patience": 3,
+        "n_digits": 2000, "n_samples": 30, "auto_epochs": 5, "auto_patience": 3,
         "n_flip": 5, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
+        "shap_background": 5,
     },
     "paper": {
         "n_digits": 5000, "n_samples": 100, "auto_epochs": 100, "auto_patience": 10,
         "n_flip": 10, "flip_steps": 20, "n_occlusion": 10, "n_shap": 15, "shap_nsamples": 2000,
+        "shap_background": 10,
     },
 }
 

@@ -400,7 +400,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         costs one model evaluation per feature).
     n_shap : int, optional
         Outliers per detector explained by KernelSHAP, taken round-robin
-        over the anomaly types among the flipped ones.
+        over the anomaly types among the flipped ones (the protocol's; for
+        tables, every flipped outlier).
     shap_nsamples : int, optional
         KernelSHAP coalitions per sample.
     n_examples : int, default=3
@@ -488,6 +489,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     flip_steps = check_count(p["flip_steps"] if flip_steps is None else flip_steps, "flip_steps")
     n_occlusion = check_count(p["n_occlusion"] if n_occlusion is None else n_occlusion,
                               "n_occlusion")
+    if n_shap is None and dataset in TABULAR:  # few features: KernelSHAP is cheap
+        n_shap = n_flip * (3 if anomalies is None else len(list(anomalies)))
     n_shap = check_count(p["n_shap"] if n_shap is None else n_shap, "n_shap", 0)
     shap_nsamples = check_count(p["shap_nsamples"] if shap_nsamples is None else shap_nsamples,
                                 "shap_nsamples", 10)

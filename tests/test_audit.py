@@ -377,7 +377,7 @@ def test_textures_default_set_leaves_deep_out(monkeypatch, tmp_path):
         assert table.attrs["settings"]["detectors"] == [d for d in DETECTOR_NAMES if d in expected]
 
 
-def test_audit_on_an_mvtec_folder(mvtec_root, tmp_path):
+def test_audit_on_an_mvtec_folder(mvtec_root, tmp_path, monkeypatch):
     # the real MVTec AD layout (a tiny tree written by the fixture)
     table = audit("mvtec", path=mvtec_root, category="wood", detectors=["KDE"],
                   explainers=["lrp", "occlusion"], n_flip=1, flip_steps=3, n_occlusion=1,
@@ -386,8 +386,9 @@ def test_audit_on_an_mvtec_folder(mvtec_root, tmp_path):
     assert (table.n_outliers == 2).all() and (table.n_inliers == 2).all()
     assert table.pixel_auroc.between(0, 1).all()
     assert (tmp_path / "r" / "index.html").is_file()
-    # Deep named on 64 x 64 images: an error once the folder is read, before any model
-    with pytest.raises(ValueError, match="Deep reads 28 x 28 images only"):
+    # Deep named on MVTec AD (read at 64 x 64): an error before any work
+    monkeypatch.setattr(run_module, "load_audit_dataset", None)
+    with pytest.raises(ValueError, match=r"Deep reads 28 x 28 images only.*\(64, 64\) images"):
         audit("mvtec", path=mvtec_root, category="wood", detectors=["Deep"])
 
 

@@ -45,9 +45,8 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
     Returns
     -------
     image_shape : tuple or None
-        The image shape the data set will have when it is known without
-        reading it (None for tables, and for MVTec AD, which is read at its
-        loader's size).
+        The image shape the data set will have (None for tables); MVTec AD
+        is read at its loader's default size, 64 x 64.
 
     Raises
     ------
@@ -84,7 +83,9 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
         if n_samples > total - 8:
             raise ValueError(f"n_samples={n_samples} outliers per anomaly leave too few of the "
                              f"{total} digits of {dataset!r} for training and test inliers.")
-    return {"mnist-c": (28, 28), "digits-c": (8, 8), "textures": (32, 32)}.get(dataset)
+    # MVTec AD is read at load_mvtec's default size, 64 x 64
+    return {"mnist-c": (28, 28), "digits-c": (8, 8), "textures": (32, 32),
+            "mvtec": (64, 64)}.get(dataset)
 
 
 def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies=None,

@@ -502,9 +502,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     backend = check_backend(backend, device)
     device = check_device(device)
     n_jobs = check_n_jobs(n_jobs)
-    shape_known = dataset != "mvtec"
-    names, skipped = check_detectors(detectors, image_shape if shape_known else (28, 28),
-                                     backend=backend)
+    names, skipped = check_detectors(detectors, image_shape, backend=backend)
     explainers, skipped_e = _check_explainers(explainers)
     skipped += skipped_e
     out = check_out(out)
@@ -520,7 +518,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
             ds = load_audit_dataset(dataset, path=path, category=category, anomalies=anomalies,
                                     n_samples=n_samples, n_digits=n_digits, random_state=seed)
         clock.tick()
-        if not shape_known:
+        if dataset == "mvtec" and tuple(ds.image_shape) != tuple(image_shape):
             names2, late = check_detectors(detectors, ds.image_shape, backend=backend)
             for line in late:
                 if line not in skipped:

@@ -92,7 +92,7 @@ DETECTOR_NAMES = tuple(DETECTORS)
 PROTOCOLS = {
     "fast": {
         "n_digits": 2000, "n_samples": 30, "auto_epochs": 5, "auto_patience": 3,
-        "n_flip": 5, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
+        "n_flip": 3, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
         "shap_background": 5,
     },
     "paper": {

@@ -371,7 +371,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         The sizes below when not given. ``"fast"``: 2,000 digits (1,477
         training and 493 test inliers, and 30 base digits corrupted every
         way with ``n_samples=30``), the autoencoder trained for at most 5
-        epochs (patience 3), 5 flipped outliers per anomaly with 10 steps,
+        epochs (patience 3), 3 flipped outliers per anomaly with 10 steps,
         occlusion on 1 outlier per anomaly, KernelSHAP on 1 outlier per
         detector with 1,000 coalitions against 5 k-means background rows.
         ``"paper"``: every one of the 5,000 digits (3,675 training, 1,225

@@ -11,6 +11,8 @@ photographs) or sit in a folder the user points to (MVTec AD).
 - :func:`make_textures`, :func:`plant_defect`: texture patches with planted
   defects and binary masks, an MVTec-AD-like set.
 - :func:`load_mvtec`: the real MVTec AD folder layout.
+- :func:`make_tabular_anomalies`: tables with anomalies injected into known
+  features (scikit-learn's breast cancer and wine data, or a CSV file).
 
 Every anomaly detection set is a :class:`~sklearn.utils.Bunch` with the same
 fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
@@ -23,12 +25,14 @@ from . import corruptions
 from ._digits import load_digits_small, load_mnist
 from ._mnist_c import make_mnist_c
 from ._mvtec import load_mvtec
+from ._tabular import TABULAR_ANOMALIES, make_tabular_anomalies
 from ._textures import DEFECTS, TEXTURES, make_textures, plant_defect
 from .corruptions import CORRUPTIONS, corrupt
 
 __all__ = [
     "CORRUPTIONS",
     "DEFECTS",
+    "TABULAR_ANOMALIES",
     "TEXTURES",
     "corrupt",
     "corruptions",
@@ -36,6 +40,7 @@ __all__ = [
     "load_mnist",
     "load_mvtec",
     "make_mnist_c",
+    "make_tabular_anomalies",
     "make_textures",
     "plant_defect",
 ]

@@ -1,0 +1,418 @@
+"""The detectors the Clever Hans audit runs, named and configured as the documents do.
+
+The paper's models ([P] Sec. 3, Sec. 5):
+
+- ``KDE``: Gaussian KDE, gamma maximising the held-out likelihood of an
+  inlier validation split ([P] Sec. 3); the paper's propagation rule.
+- ``Auto``: the autoencoder's reconstruction error ([P] Sec. 2-3).
+- ``Deep``: the deep one-class model on a fixed feature extractor ([P]
+  Sec. 2-3); its shipped extractor reads 28 x 28 images only.
+- ``Bag``: the paper's bag, the standardised mean of KDE, Auto and Deep
+  ([P] Sec. 5: :class:`~skexplain_ad.BaggedDetector` with
+  ``standardize=True``); of those among the three that the data allow.
+
+The thesis' models ([T] ch. 2-3), on two disjoint, shuffled halves C1 and C2
+of the training data:
+
+- ``OC-SVM``: one one-class SVM on all training data, gamma by the k-NN mass
+  heuristic ([T] eq. 3.1).
+- ``C1+C2``: bagging of the two OC-SVMs of the halves, the plain mean
+  ([T] eq. 2.1-2.3).
+- ``C1xC2``: the global Times ensemble of the same two ([T] eq. 2.6-2.9).
+- ``C1xC2-local``: the local Times ensemble, k = l = 5 ([T] eq. 2.12-2.15).
+
+Ensembles reuse fitted models: ``Bag`` bags the very KDE, Auto and Deep of
+the run (fitted once, as ``BaggedDetector(split=False)`` would fit them on
+the same data), and the three C1/C2 ensembles share one pair of OC-SVMs
+fitted on the halves that ``split=True`` draws with the same
+``random_state``. The tables equal those of freshly fitted ensembles
+(``tests/test_audit.py`` checks it); only the time is saved.
+"""
+
+import hashlib
+import importlib
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+__all__ = [
+    "DETECTOR_NAMES",
+    "DETECTORS",
+    "PROTOCOLS",
+    "available_detectors",
+    "check_detectors",
+    "make_detector",
+    "missing_requirements",
+]
+
+#: What each optional module is installed with.
+_INSTALL = {
+    "torch": "pip install 'skexplain_ad[torch]'",
+    "zennit": "pip install 'skexplain_ad[torch]'",
+    "torchvision": "pip install 'skexplain_ad[torch]'",
+    "shap": "pip install shap",
+}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One entry of the registry: what it is, what it needs."""
+
+    description: str
+    requires: tuple = ()
+    #: image shape the detector is limited to (None: any data)
+    image_shape: tuple = None
+    #: other detectors of the registry it is made of
+    members: tuple = ()
+    #: dtype its inputs are given in (the torch models compute in float32)
+    dtype: type = np.float64
+
+
+#: The registry: name -> spec, in the order the audit runs them.
+DETECTORS = OrderedDict([
+    ("KDE", DetectorSpec("Gaussian KDE, likelihood-selected gamma [P]")),
+    ("Auto", DetectorSpec("autoencoder reconstruction error [P]", ("torch",), dtype=np.float32)),
+    ("Deep", DetectorSpec("deep one-class model [P]", ("torch", "torchvision", "zennit"),
+                          image_shape=(28, 28), dtype=np.float32)),
+    ("Bag", DetectorSpec("standardised mean of KDE, Auto, Deep [P] Sec. 5", ("torch",),
+                         members=("KDE", "Auto", "Deep"), dtype=np.float32)),
+    ("OC-SVM", DetectorSpec("one-class SVM, k-NN mass gamma [T] eq. 3.1")),
+    ("C1+C2", DetectorSpec("bagging of two OC-SVMs on halves [T] eq. 2.1-2.3")),
+    ("C1xC2", DetectorSpec("global Times of two OC-SVMs [T] eq. 2.6-2.9")),
+    ("C1xC2-local", DetectorSpec("local Times, k = l = 5 [T] eq. 2.12-2.15")),
+])
+
+#: Names the ``detectors`` parameter accepts, in run order.
+DETECTOR_NAMES = tuple(DETECTORS)
+
+#: Settings of the two protocols (see :func:`skexplain_ad.audit`).
+PROTOCOLS = {
+    "fast": {
+        "n_digits": 2000, "n_samples": 30, "auto_epochs": 5, "auto_patience": 3,
+        "n_flip": 3, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
+        "shap_background": 5,
+    },
+    "paper": {
+        "n_digits": 5000, "n_samples": 100, "auto_epochs": 100, "auto_patience": 10,
+        "n_flip": 10, "flip_steps": 20, "n_occlusion": 10, "n_shap": 15, "shap_nsamples": 2000,
+        "shap_background": 10,
+    },
+}
+
+
+def missing_requirements(modules):
+    """The modules of ``modules`` that do not import, with the reason.
+
+    Each module is imported for real (a module that is installed but broken,
+    e.g. a torchvision built for another torch, counts as missing).
+
+    Parameters
+    ----------
+    modules : iterable of str
+
+    Returns
+    -------
+    missing : dict
+        module -> one-line reason; empty when every module imports.
+
+    Examples
+    --------
+    >>> from skexplain_ad._audit._registry import missing_requirements
+    >>> missing_requirements(["numpy"])
+    {}
+    >>> list(missing_requirements(["no_such_module_xyz"]))
+    ['no_such_module_xyz']
+    """
+    missing = {}
+    for mod in modules:
+        try:
+            with warnings.catch_warnings():  # a check, not the place for their import notes
+                warnings.simplefilter("ignore")
+                importlib.import_module(mod)
+        except Exception as exc:  # noqa: BLE001 - any failure to import is "missing"
+            missing[mod] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return missing
+
+
+def _install_hint(modules):
+    cmds = list(dict.fromkeys(_INSTALL.get(m, f"pip install {m}") for m in modules))
+    return " and ".join(cmds)
+
+
+def _shape_ok(spec, image_shape):
+    return spec.image_shape is None or (
+        image_shape is not None and tuple(image_shape) == tuple(spec.image_shape))
+
+
+def check_detectors(detectors=None, image_shape=None, *, backend="auto"):
+    """Choose the audit's detectors before any work.
+
+    Parameters
+    ----------
+    detectors : list of str or None, default=None
+        Names the user asked for; None means every detector of
+        :data:`DETECTOR_NAMES` that can run.
+    image_shape : tuple or None, default=None
+        Shape of the audited images (None for tables).
+    backend : str, default="auto"
+        A ``"torch"`` backend makes every soft-min detector need torch.
+
+    Returns
+    -------
+    names : list of str
+        The detectors to run, in run order.
+    skipped : list of str
+        One line per detector left out of the default set, naming why and
+        the install command.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, an empty list, or a detector the user named
+        that cannot run here (the message names the install command).
+
+    Examples
+    --------
+    >>> from skexplain_ad._audit._registry import check_detectors
+    >>> check_detectors(["KDE", "OC-SVM"])
+    (['KDE', 'OC-SVM'], [])
+    >>> names, skipped = check_detectors(image_shape=(8, 8))
+    >>> "Deep" in names, any(line.startswith("Deep") for line in skipped)
+    (False, True)
+    """
+    if detectors is not None:
+        detectors = list(detectors)
+        if not detectors:
+            raise ValueError("detectors is empty; name at least one of "
+                             f"{', '.join(DETECTOR_NAMES)}.")
+        unknown = [d for d in detectors if d not in DETECTORS]
+        if unknown:
+            raise ValueError(f"Unknown detector {unknown[0]!r}; expected one of "
+                             f"{', '.join(DETECTOR_NAMES)}.")
+    asked = detectors is not None
+    candidates = list(dict.fromkeys(detectors)) if asked else list(DETECTOR_NAMES)
+    extra = ("torch",) if backend == "torch" else ()
+    names, skipped = [], []
+    for name in candidates:
+        spec = DETECTORS[name]
+        if not _shape_ok(spec, image_shape):
+            shape = "tables" if image_shape is None else f"{tuple(image_shape)} images"
+            why = (f"{name} reads {spec.image_shape[0]} x {spec.image_shape[1]} images only "
+                   f"(its shipped feature extractor); this data set has {shape}")
+            if asked:
+                raise ValueError(f"detectors: {why}.")
+            skipped.append(f"{name} left out: {why}.")
+            continue
+        missing = missing_requirements((*spec.requires, *extra))
+        if missing:
+            mods = ", ".join(missing)
+            why = f"{name} needs {mods} ({'; '.join(missing.values())})"
+            if asked:
+                raise ValueError(f"detectors: {why}: {_install_hint(missing)}.")
+            skipped.append(f"{name} left out: needs {mods}: {_install_hint(missing)}")
+            continue
+        names.append(name)
+    if "Bag" in names:
+        members = [m for m in DETECTORS["Bag"].members
+                   if _shape_ok(DETECTORS[m], image_shape)
+                   and not missing_requirements(DETECTORS[m].requires)]
+        if len(members) < 2:
+            why = f"Bag needs two of KDE, Auto, Deep; only {members} can run here"
+            if asked:
+                raise ValueError(f"detectors: {why}.")
+            names.remove("Bag")
+            skipped.append(f"{why}: left out.")
+    return names, skipped
+
+
+def bag_members(image_shape):
+    """The members of ``Bag`` that the data allow (KDE, Auto, Deep)."""
+    return [m for m in DETECTORS["Bag"].members if _shape_ok(DETECTORS[m], image_shape)]
+
+
+class Prefit(BaseEstimator):
+    """A fitted detector as an ensemble member: fitting leaves it alone.
+
+    ``clone`` returns the object itself and ``fit`` does nothing, so an
+    ensemble built on it holds the very fitted model. ``outlier_score`` and
+    ``explain`` remember their last results per input (by content), so an
+    ensemble asking for what the audit already computed gets it back; every
+    other attribute is the wrapped detector's.
+
+    Parameters
+    ----------
+    estimator : fitted detector
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import clone
+    >>> from skexplain_ad import KDEDetector
+    >>> from skexplain_ad._audit._registry import Prefit
+    >>> X = np.random.RandomState(0).rand(20, 3)
+    >>> member = Prefit(KDEDetector(gamma=1.0).fit(X))
+    >>> clone(member) is member, member.fit(X[:5]).templates_.shape
+    (True, (20, 3))
+    """
+
+    _cache_size = 4
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def __sklearn_clone__(self):
+        return self
+
+    def fit(self, X, y=None):
+        """Do nothing: the wrapped detector is fitted already.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self : Prefit
+        """
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("estimator", "_memo"):
+            raise AttributeError(name)
+        return getattr(self.estimator, name)
+
+    def _cached(self, method, X):
+        memo = self.__dict__.setdefault("_memo", OrderedDict())
+        Xa = np.ascontiguousarray(X)
+        key = (method, Xa.shape, Xa.dtype.str, hashlib.blake2b(Xa.view(np.uint8), digest_size=16).digest())
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+        value = getattr(self.estimator, method)(X)
+        memo[key] = value
+        while len(memo) > self._cache_size:
+            memo.popitem(last=False)
+        return value
+
+    def outlier_score(self, X):
+        """The wrapped detector's ``outlier_score``, remembered per input."""
+        return self._cached("outlier_score", X)
+
+    def explain(self, X):
+        """The wrapped detector's ``explain``, remembered per input."""
+        return self._cached("explain", X)
+
+    def score_samples(self, X):
+        """``-outlier_score(X)``."""
+        return -self.outlier_score(X)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_memo", None)
+        return state
+
+
+def make_detector(name, *, random_state=None, backend="auto", device=None, n_jobs=None,
+                  protocol="fast", members=None):
+    """An unfitted detector of the audit by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DETECTOR_NAMES`.
+    random_state : int or None, default=None
+    backend, device, n_jobs
+        Passed to every soft-min detector (and ``device`` to the torch ones).
+    protocol : {"fast", "paper"}, default="fast"
+        The autoencoder's training budget (:data:`PROTOCOLS`).
+    members : dict, optional
+        Fitted detectors to build an ensemble from: for ``Bag``, its members
+        in order (``"KDE"``, ``"Auto"``, ``"Deep"`` or a subset; a value None
+        is fitted by the bag itself; all three when not given); ``"C1"``,
+        ``"C2"`` for the C1/C2 ensembles. Fitted ones are wrapped in
+        :class:`Prefit`; missing ones are fitted by the ensemble itself.
+
+    Returns
+    -------
+    detector : estimator
+
+    Raises
+    ------
+    ValueError
+        On an unknown name.
+    ImportError
+        When the detector needs an optional extra that is not installed.
+
+    Examples
+    --------
+    >>> from skexplain_ad._audit._registry import make_detector
+    >>> make_detector("KDE", random_state=0)
+    KDEDetector(gamma='likelihood', random_state=0)
+    >>> make_detector("C1xC2-local", random_state=0).k
+    5
+    """
+    common = {"backend": backend, "device": device, "n_jobs": n_jobs}
+    members = dict(members or {})
+    if name == "KDE":
+        from ..detectors import KDEDetector
+
+        return KDEDetector(gamma="likelihood", random_state=random_state, **common)
+    if name == "OC-SVM":
+        from ..detectors import OCSVMDetector
+
+        return OCSVMDetector(gamma="knn_mass", **common)
+    if name == "Auto":
+        from ..detectors import AutoencoderDetector
+
+        p = PROTOCOLS[protocol]
+        return AutoencoderDetector(epochs=p["auto_epochs"], patience=p["auto_patience"],
+                                   random_state=random_state, device=device)
+    if name == "Deep":
+        from ..detectors import DeepOneClassDetector
+
+        return DeepOneClassDetector(device=device)  # fixed features: nothing random
+    if name == "Bag":
+        from ..ensemble import BaggedDetector
+
+        names = list(members) or list(DETECTORS["Bag"].members)
+        ests = [(m, Prefit(members[m]) if members.get(m) is not None else
+                 make_detector(m, random_state=random_state, protocol=protocol, **common))
+                for m in names]
+        return BaggedDetector(ests, standardize=True, random_state=random_state)
+    if name in ("C1+C2", "C1xC2", "C1xC2-local"):
+        from ..detectors import OCSVMDetector
+        from ..ensemble import BaggedDetector, TimesEnsemble
+
+        ests = [(c, Prefit(members[c]) if members.get(c) is not None
+                 else OCSVMDetector(gamma="knn_mass", **common)) for c in ("C1", "C2")]
+        if name == "C1+C2":
+            return BaggedDetector(ests, standardize=False, split=True, random_state=random_state)
+        kl = {"k": 5, "l": 5} if name == "C1xC2-local" else {}
+        return TimesEnsemble(ests, split=True, random_state=random_state, n_jobs=n_jobs, **kl)
+    raise ValueError(f"Unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}.")
+
+
+def available_detectors(image_shape=None):
+    """Names of the audit detectors that can run on data of this shape here.
+
+    Parameters
+    ----------
+    image_shape : tuple, optional
+        Shape of the audited images (None for tables): ``Deep`` needs
+        (28, 28), the input of its shipped feature extractor.
+
+    Returns
+    -------
+    names : list of str
+
+    Examples
+    --------
+    >>> from skexplain_ad._audit._registry import available_detectors
+    >>> "KDE" in available_detectors((28, 28))
+    True
+    """
+    return check_detectors(None, image_shape)[0]

@@ -189,15 +189,9 @@ def summary_text(table, width=100):
     >>> max(len(line) for line in summary_text(t).splitlines()) <= 100
     True
     """
-    try:
-        from ._report import format_terminal_summary
-    except ImportError:  # an older report module: a plain per-detector summary
-        format_terminal_summary = None
-    report = table.attrs.get("report")
-    if format_terminal_summary is not None:
-        text = format_terminal_summary(table, report, width=width)
-    else:
-        text = _plain_summary(table, report, width)
+    from ._report import format_terminal_summary
+
+    text = format_terminal_summary(table, table.attrs.get("report"), width=width)
     lines = text.splitlines()
     t = table.attrs.get("timings")
     if t:
@@ -207,21 +201,6 @@ def summary_text(table, width=100):
     for line in table.attrs.get("skipped", []):
         lines.append(f"left out: {line}")
     return "\n".join(line if len(line) <= width else line[: width - 3] + "..." for line in lines)
-
-
-def _plain_summary(table, report, width):
-    lrp = table[table["explainer"] == "lrp"] if "explainer" in table else table
-    g = lrp.groupby("detector", sort=False)[["roc_auc", "cosine", "clever_hans_difference"]].mean()
-    lines = [f"Clever Hans audit of {', '.join(map(str, dict.fromkeys(table['dataset'])))}",
-             f"{'detector':<12} {'ROC':>6} {'cosine':>7} {'CH score':>9}"]
-    lines += [f"{d:<12} {r.roc_auc:6.3f} {r.cosine:7.3f} {r.clever_hans_difference:9.3f}"
-              for d, r in g.iterrows()]
-    top = lrp.nlargest(3, "clever_hans_difference")
-    lines.append("Top Clever Hans scores: " + ", ".join(
-        f"{r.detector}/{r.anomaly} {r.clever_hans_difference:.2f}" for r in top.itertuples()))
-    if report:
-        lines.append(f"report: {report}/index.html")
-    return "\n".join(lines)
 
 
 def _audit_table(audit, name, rest, args, client):

@@ -9,6 +9,7 @@ Written from the documents, not from the package's code:
 - :func:`ref_softmin`: the same in vectorised float64 with a per-row
   feature mask ``keep`` ([T] eq. 1.16), returning the pieces too.
 - :func:`softmin_noise`: round-off scale of ``o`` (the GEMM expansion).
+- :func:`own_template`: which template of a member is a training row's own.
 - :class:`DistanceToMean`: an explainable detector that is not a soft-min.
 """
 
@@ -17,7 +18,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils.validation import validate_data
 
-__all__ = ["softmin_slow", "ref_softmin", "softmin_noise", "DistanceToMean"]
+__all__ = ["softmin_slow", "ref_softmin", "softmin_noise", "own_template", "DistanceToMean"]
 
 
 def softmin_slow(X, U, lw, gamma, rule="oc-dtd", exclude=None):
@@ -90,6 +91,20 @@ def softmin_noise(X, U, gamma, dtype=np.float64, lw=None):
     if lw is not None:
         lw_err += abs(float(np.logaddexp.reduce(np.asarray(lw, dtype=np.longdouble))))
     return 8 * np.finfo(dtype).eps * gamma * (xs + us) + lw_err
+
+
+def own_template(est, part_rows, n):
+    """Per row of the full training set, the index of its template in a
+    soft-min member fitted on ``part_rows`` (KDE: its position; OC-SVM: its
+    support vector's index), else -1 (for ``exclude`` of :func:`softmin_slow`)."""
+    own = np.full(n, -1)
+    for pos, r in enumerate(part_rows):
+        if hasattr(est, "ocsvm_"):
+            hit = np.flatnonzero(est.ocsvm_.support_ == pos)
+            own[r] = hit[0] if hit.size else -1
+        else:
+            own[r] = pos
+    return own
 
 
 class DistanceToMean(OutlierMixin, BaseEstimator):

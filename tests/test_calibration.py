@@ -15,7 +15,7 @@ from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemb
 from skexplain_ad._calibration import times_log_alpha_without, training_outlier_score
 from skexplain_ad.ensemble._base import split_indices
 
-from _refs import DistanceToMean
+from _refs import DistanceToMean, own_template
 
 
 # ------------------------------------------------------------ references
@@ -62,20 +62,6 @@ def ocsvm_loo_slow(det, X):
         s = sum(alpha[k] * np.exp(-det.gamma_ * np.sum((x - U[k]) ** 2)) for k in keep)
         o[r] = -np.log(s / sum(alpha[k] for k in keep))
     return o
-
-
-def own_template(est, part_rows, n):
-    """Per row of the full training set, the index of its template in a
-    member fitted on ``part_rows`` (KDE: its position; OC-SVM: its support
-    vector's index), else -1."""
-    own = np.full(n, -1)
-    for pos, r in enumerate(part_rows):
-        if isinstance(est, KDEDetector):
-            own[r] = pos
-        else:
-            hit = np.flatnonzero(est.ocsvm_.support_ == pos)
-            own[r] = hit[0] if hit.size else -1
-    return own
 
 
 def times_loo_slow(ens, X, parts, k=None, l=None):

@@ -10,10 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 
-from _refs import DistanceToMean, ref_softmin
+from _refs import DistanceToMean, own_template, ref_softmin, softmin_slow
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector
+from skexplain_ad.ensemble._base import split_indices
 
 
 def ref_member(est, X, keep=None):
@@ -41,7 +43,15 @@ def test_bag_matches_reference(data, standardize, split):
     X, X_test = data
     bag = BaggedDetector(members(), standardize=standardize, split=split, random_state=0)
     bag.fit(X)
-    o_tr = np.array([ref_member(e, X)[0] for e in bag.estimators_])
+    # mu_k, sigma_k over the training rows, each scored out of sample: without
+    # its own template in a member that saw it (as offset_)
+    n = len(X)
+    parts = split_indices(n, 2, 0) if split else [np.arange(n)] * 2
+    o_tr = np.array([
+        softmin_slow(X, e.templates_, e.log_weights_, e.gamma_,
+                     exclude=own_template(e, part, n))[0]
+        for e, part in zip(bag.estimators_, parts)
+    ])
     if standardize:
         mu, sd = o_tr.mean(axis=1), o_tr.std(axis=1)
     else:
@@ -59,20 +69,42 @@ def test_bag_matches_reference(data, standardize, split):
     assert (bag.explain(X_test).sum(axis=1) <= o_ref + w @ mu + 1e-9).all()
 
 
+def oos_training_scores(est, X):
+    """A member's training scores, each row without its own template."""
+    own = own_template(est, np.arange(len(X)), len(X))
+    return softmin_slow(X, est.templates_, est.log_weights_, est.gamma_, exclude=own)[0]
+
+
 def test_standardize_makes_scores_unit_scale_and_can_be_negative(data):
-    X, _ = data
+    X, X_test = data
     bag = BaggedDetector(members()).fit(X)
-    O = np.column_stack([e.outlier_score(X) for e in bag.estimators_])
-    Z = (O - O.mean(axis=0)) / O.std(axis=0)
-    assert_allclose(bag.outlier_score(X), Z.mean(axis=1), rtol=1e-10, atol=1e-12)
-    assert (bag.outlier_score(X) < 0).any()  # documented: o can be negative
+    O = np.column_stack([oos_training_scores(e, X) for e in bag.estimators_])
+    Q = np.column_stack([e.outlier_score(X_test) for e in bag.estimators_])
+    Z = (Q - O.mean(axis=0)) / O.std(axis=0)
+    assert_allclose(bag.outlier_score(X_test), Z.mean(axis=1), rtol=1e-10, atol=1e-12)
+    # the held-out training scores are standardised: mean 0, unit spread
+    assert_allclose(bag._training_outlier_score(X, np.arange(len(X))).mean(), 0.0, atol=1e-12)
+    assert (bag.outlier_score(X_test) < 0).any()  # documented: o can be negative
+
+
+class ConstantScore(OutlierMixin, BaseEstimator):
+    """A detector whose score is the same everywhere (no relevance)."""
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = np.asarray(X).shape[1]
+        return self
+
+    def score_samples(self, X):
+        return np.full(len(X), -3.0)
+
+    def explain(self, X):
+        return np.zeros(np.shape(X))
 
 
 def test_member_constant_on_training_data_is_not_scaled(data):
     X, X_test = data
-    # so stiff that every training point sees only itself: o_k = log(n) on X
-    stiff = KDEDetector(gamma=1e4)
-    bag = BaggedDetector([("kde", KDEDetector(gamma=0.3)), ("stiff", stiff)]).fit(X)
+    # sigma_k = 0: 1 / sigma_k would be inf, so the member is left unscaled
+    bag = BaggedDetector([("kde", KDEDetector(gamma=0.3)), ("const", ConstantScore())]).fit(X)
     assert bag.scales_[1] == 1.0 and bag.scales_[0] != 1.0
     assert np.isfinite(bag.outlier_score(X_test)).all()
 
@@ -102,7 +134,7 @@ def test_bagging_a_model_with_itself_changes_nothing(data, Member):
     assert_allclose(plain.explain(X_test), single.explain(X_test), rtol=1e-12, atol=1e-15)
     std = BaggedDetector([("a", Member(gamma=0.3)), ("b", Member(gamma=0.3))]).fit(X)
     assert_array_equal(rankdata(std.score_samples(X_test)), rankdata(single.score_samples(X_test)))
-    sigma = single.outlier_score(X).std()
+    sigma = oos_training_scores(single, X).std()
     assert_allclose(std.explain(X_test), single.explain(X_test) / sigma, rtol=1e-10, atol=1e-15)
 
 

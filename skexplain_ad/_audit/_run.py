@@ -304,26 +304,14 @@ def _audit_detector(name, det, ds, cfg, clock, client):
 
 
 def _write(out, table, ds, relevances, curves, scores, n_examples, settings):
-    """The report through its entry point, with what that entry point takes."""
-    import inspect
-
+    """The report (:func:`skexplain_ad._report.write_report`) of one run."""
     from .._report import write_report
 
-    params = inspect.signature(write_report).parameters
-    kw = {"n_examples": n_examples, "settings": settings}
-    if "scores" in params:
-        kw["scores"] = scores
-        if "feature_names" in params and getattr(ds, "feature_names", None) is not None:
-            kw["feature_names"] = list(ds.feature_names)
-    else:  # an entry point that takes the LRP maps and (fractions, lrp, random) curves only
-        relevances = {d: r["lrp"] for d, r in relevances.items()}
-        curves = {d: {a: (c["fractions"], c.get("lrp", c["random"]), c["random"])
-                      for a, c in per.items()} for d, per in curves.items()}
-        if ds.image_shape is None:  # a table, drawn as a one-row heatmap
-            from sklearn.utils import Bunch
-
-            ds = Bunch(**{**ds, "image_shape": (1, ds.data.shape[1])})
-    return write_report(out, table, ds, relevances, curves, **kw)
+    names = getattr(ds, "feature_names", None)
+    return write_report(
+        out, table, ds, relevances, curves, n_examples=n_examples, settings=settings,
+        scores=scores, feature_names=None if names is None else list(names),
+    )
 
 
 def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomalies=None,

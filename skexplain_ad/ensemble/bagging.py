@@ -21,6 +21,7 @@ with itself changes nothing.
 import numpy as np
 from sklearn.utils._available_if import available_if
 
+from .._calibration import bagged_training_score, member_rows, training_outlier_score
 from ._base import (
     BaseEnsembleDetector,
     member_outlier_score,
@@ -55,7 +56,8 @@ class BaggedDetector(BaseEnsembleDetector):
     standardize : bool, default=True
         ``True`` ([P] Sec. 5): each member's outlierness is standardised by
         its mean ``mu_k`` and standard deviation ``sigma_k`` over the
-        training data, ``o = sum_k (o_k - mu_k) / (K sigma_k)``; ``o`` can
+        training data, each training point scored out of sample (without
+        its own template, as for ``offset_``), ``o = sum_k (o_k - mu_k) / (K sigma_k)``; ``o`` can
         then be negative. ``False`` ([T] eq. 2.2): the plain mean
         ``o = sum_k o_k / K``.
     split : bool, default=False
@@ -178,8 +180,14 @@ class BaggedDetector(BaseEnsembleDetector):
     def _fit_ensemble(self, X):
         n_members = len(self.estimators_)
         if self.standardize:
+            # out of sample, as offset_ (skexplain_ad._calibration): in
+            # sample, a template model scores its own training points on
+            # their own templates (KDE: all at log m), and its mu_k, sigma_k
+            # would say nothing about new points
+            rows = member_rows(self, np.arange(X.shape[0]))
             O = np.column_stack(
-                [member_outlier_score(est, X).astype(np.float64) for est in self.estimators_]
+                [np.asarray(training_outlier_score(est, X, r), dtype=np.float64)
+                 for est, r in zip(self.estimators_, rows)]
             )
             self.means_ = O.mean(axis=0)
             sd = O.std(axis=0)
@@ -203,8 +211,6 @@ class BaggedDetector(BaseEnsembleDetector):
 
     def _training_outlier_score(self, X, rows):
         # each member out of sample, pooled as the bag pools (_calibration)
-        from .._calibration import bagged_training_score
-
         return bagged_training_score(self, X, rows)
 
     def _explain(self, X):

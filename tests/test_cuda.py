@@ -263,7 +263,8 @@ def test_audit_on_device_equals_numpy(device, tmp_path):
               "flip_steps": 3, "n_examples": 1}
     ref = audit("digits-c", backend="numpy", out=tmp_path / "numpy", **common)
     got = audit("digits-c", backend="torch", device=device, out=tmp_path / "dev", **common)
-    num = ref.select_dtypes("number").columns
+    # every number but the measured seconds
+    num = ref.select_dtypes("number").columns.drop("explain_seconds_per_sample")
     assert list(got.columns) == list(ref.columns) and len(num) > 0
     assert_allclose(got[num].to_numpy(float), ref[num].to_numpy(float), rtol=1e-8, atol=1e-10)
 
@@ -274,4 +275,4 @@ def test_cli_audit_on_device(device, tmp_path, capsys):
                      "--quiet", "--out", str(tmp_path / "r")])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "clever_hans_difference" in out and "Auto" in out and "KDE" in out
+    assert "Clever Hans audit of" in out and "Auto" in out and "KDE" in out

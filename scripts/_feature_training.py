@@ -8,11 +8,10 @@ linear classification layer on its 640 features (dropped afterwards), Adam
 with a cosine learning-rate schedule, and random shifts of up to 2 pixels as
 augmentation, then save the extractor's state dict alone as float32.
 
-Imported by those scripts (their folder is on ``sys.path`` when they run as
-``python scripts/NAME.py``); not part of the package.
+Imported by those scripts, which put this folder and the repository root
+on ``sys.path``; not part of the package.
 """
 
-import sys
 import time
 from pathlib import Path
 
@@ -20,9 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from skexplain_ad.detectors._torch_nets import make_feature_extractor  # noqa: E402
+from skexplain_ad.detectors._torch_nets import make_feature_extractor
 
 
 def shift(xb, rng, max_shift=2):

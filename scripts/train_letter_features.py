@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # _feature_training, skexplain_ad
 
 from _feature_training import train_feature_extractor  # noqa: E402
 from skexplain_ad.datasets._letters import render_letters  # noqa: E402

@@ -63,13 +63,7 @@ def device(request):
     return request.param
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny problems: a second OpenMP thread only waits on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny problems: one thread
 
 
 # ------------------------------------------------------------------ brute force

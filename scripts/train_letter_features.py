@@ -10,6 +10,8 @@ matplotlib ships, with affine and stroke-width jitter, MNIST-like at 28 x 28
 :func:`skexplain_ad.detectors._torch_nets.make_feature_extractor` as a
 26-way classifier with a linear layer on the 640 features, which is then
 dropped. Random shifts of up to 2 pixels augment the training letters.
+The training loop is the one ``scripts/_feature_training.py`` shares
+between this script and ``scripts/train_deep_features.py``.
 
 The state dict of the feature extractor alone (float32, about 140 kB) is
 written to ``skexplain_ad/detectors/weights/letter_features.pt`` and loaded
@@ -31,70 +33,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # _feature_training, skexplain_ad
 
+from _feature_training import train_feature_extractor  # noqa: E402
 from skexplain_ad.datasets._letters import render_letters  # noqa: E402
-from skexplain_ad.detectors._torch_nets import (  # noqa: E402
-    LETTER_FEATURES_PATH,
-    make_feature_extractor,
-)
+from skexplain_ad.detectors._torch_nets import LETTER_FEATURES_PATH  # noqa: E402
 
 
-def shift(xb, rng, max_shift=2):
-    """Random translations of a batch of (n, 784) images, zero fill."""
-    imgs = xb.view(-1, 1, 28, 28)
-    pad = nn.functional.pad(imgs, (max_shift,) * 4)
-    out = torch.empty_like(imgs)
-    offs = rng.randint(0, 2 * max_shift + 1, size=(len(imgs), 2))
-    for i, (dy, dx) in enumerate(offs):
-        out[i] = pad[i, :, dy:dy + 28, dx:dx + 28]
-    return out.view(-1, 784)
-
-
-def accuracy(model, X, y):
-    model.eval()
-    with torch.no_grad():
-        return float((model(X).argmax(1) == y).float().mean())
-
-
-def main(per_class, epochs, seed, out, threads=1, val_share=0.1, batch_size=64, lr=2e-3):
+def main(per_class, epochs, seed, out, threads=1, val_share=0.1):
     torch.set_num_threads(threads)
     t0 = time.perf_counter()
     X, y = render_letters(per_class, random_state=seed)
     X, y = X.astype(np.float32), y.astype(np.int64)
     n_val = int(round(val_share * len(X)))
     print(f"rendered {len(X)} letters in {time.perf_counter() - t0:.0f} s", flush=True)
-    torch.manual_seed(seed)
-    rng = np.random.RandomState(seed)
-    X_tr, y_tr = torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])
-    X_va, y_va = torch.from_numpy(X[:n_val]), torch.from_numpy(y[:n_val])
-    features = make_feature_extractor()
-    model = nn.Sequential(features, nn.Linear(640, 26))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.from_numpy(rng.permutation(len(X_tr)))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(shift(X_tr[idx], rng)), y_tr[idx])
-            loss.backward()
-            opt.step()
-        sched.step()
-        print(
-            f"epoch {epoch + 1:3d}  loss {float(loss.detach()):.3f}  "
-            f"val acc {accuracy(model, X_va, y_va):.3f}  ({time.perf_counter() - t0:.0f} s)",
-            flush=True,
-        )
-    print(f"train acc {accuracy(model, X_tr, y_tr):.3f}, val acc {accuracy(model, X_va, y_va):.3f}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().float().contiguous() for k, v in features.state_dict().items()}
-    torch.save(state, out)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} kB) in {time.perf_counter() - t0:.0f} s")
+    train_feature_extractor(X, y, n_classes=26, n_val=n_val, epochs=epochs, seed=seed, out=out, t0=t0)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from sklearn.utils.validation import validate_data
 __all__ = ["softmin_slow", "ref_softmin", "softmin_noise", "own_template", "DistanceToMean"]
 
 
-def softmin_slow(X, U, lw, gamma, rule="oc-dtd", exclude=None):
+def softmin_slow(X, U, lw, gamma, rule="oc-dtd", exclude=None, renormalize=True):
     """Outlierness and relevance by loops over templates, in ``np.longdouble``.
 
     For each query x and template u_i: ``d_i^2``, ``h_i = g d_i^2 - lw_i``,
@@ -31,6 +31,8 @@ def softmin_slow(X, U, lw, gamma, rule="oc-dtd", exclude=None):
     and, where ``d_i = 0``, ``p_i o / d`` on every feature;
     ``R_j = sum_i q_i (x_j - u_ij)^2``. ``exclude[r]`` (or -1) drops a
     template for row r and renormalises the others' weights.
+    ``renormalize=False`` takes ``lw`` as given (weights summing below 1,
+    as in local Times, [T] eq. 2.12-2.15); ``p`` is still normalised.
     Returns float64 arrays.
     """
     ld = np.longdouble
@@ -44,7 +46,8 @@ def softmin_slow(X, U, lw, gamma, rule="oc-dtd", exclude=None):
         wsum = sum(np.exp(lw[i]) for i in idx)
         diff2 = {i: (x - U[i]) ** 2 for i in idx}
         d2 = {i: np.sum(diff2[i]) for i in idx}
-        h = {i: g * d2[i] - (lw[i] - np.log(wsum)) for i in idx}
+        log_norm = np.log(wsum) if renormalize else ld(0)
+        h = {i: g * d2[i] - (lw[i] - log_norm) for i in idx}
         hmin = min(h.values())
         o[r] = hmin - np.log(sum(np.exp(hmin - hi) for hi in h.values()))
         for i in idx:

@@ -101,3 +101,21 @@ def mvtec_root(tmp_path):
             _save(cat / "ground_truth" / defect / f"{i:03d}_mask.png", mask)
     (cat / "readme.txt").write_text("not an image")
     return tmp_path / "mvtec"
+
+
+# ------------------------------------------------------------------ torch
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one CPU thread for a test module, restored after it.
+
+    The torch tests' problems are tiny: a second OpenMP thread only waits
+    on a shared CPU. A module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``.
+    """
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -27,6 +27,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from _refs import softmin_slow
+
 torch = pytest.importorskip("torch")
 
 from skexplain_ad import (  # noqa: E402
@@ -63,47 +65,10 @@ def device(request):
     return request.param
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny problems: a second OpenMP thread only waits on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny problems: one thread
 
 
 # ------------------------------------------------------------------ brute force
-
-
-def softmin_reference(X, U, log_w, gamma, rule="oc-dtd"):
-    """``o`` and ``R`` of a soft-min model, one query and template at a time.
-
-    ``o = -log sum_i exp(lw_i - g d_i^2)`` ([T] eq. 1.3), ``p`` its
-    soft-argmin, and ``R_j = sum_i q_i (x_j - u_ij)^2`` with
-    ``q_i = p_i min(o, g d_i^2) / d_i^2`` (``p_i g`` where ``d_i = 0``) under
-    "oc-dtd" ([T] eq. 1.13-1.14), ``q_i = p_i o / d_i^2`` under
-    "conservative" ([P] App. A.2-A.3), where a template at ``d_i = 0`` spreads
-    its share ``p_i o`` evenly over the features (the engine's convention).
-    """
-    X, U = np.asarray(X, np.float64), np.asarray(U, np.float64)
-    o = np.zeros(len(X))
-    R = np.zeros(X.shape)
-    for n, x in enumerate(X):
-        d2 = np.array([sum((x[j] - u[j]) ** 2 for j in range(len(x))) for u in U])
-        a = log_w - gamma * d2
-        top = a.max()
-        o[n] = max(0.0, -(top + np.log(np.sum(np.exp(a - top)))))
-        p = np.exp(a - top) / np.sum(np.exp(a - top))
-        for i, u in enumerate(U):
-            if rule == "conservative":
-                if d2[i] == 0:
-                    R[n] += p[i] * o[n] / len(x)
-                    continue
-                q = p[i] * o[n] / d2[i]
-            else:
-                q = p[i] * gamma if gamma * d2[i] <= o[n] else p[i] * o[n] / d2[i]
-            R[n] += q * (x - u) ** 2
-    return o, R
 
 
 def softmin_case(name):
@@ -131,7 +96,7 @@ def softmin_case(name):
 def test_kde_on_device_equals_bruteforce(device, case, rule):
     U, X, gamma = softmin_case(case)
     det = KDEDetector(gamma=gamma, rule=rule, backend="torch", device=device).fit(U)
-    o_ref, R_ref = softmin_reference(X, U, np.full(len(U), -np.log(len(U))), gamma, rule)
+    o_ref, R_ref = softmin_slow(X, U, np.full(len(U), -np.log(len(U))), gamma, rule)
     assert_allclose(det.outlier_score(X), o_ref, rtol=1e-10, atol=1e-12)
     R = det.explain(X)
     assert R.dtype == np.float64
@@ -188,14 +153,14 @@ def times_reference(X, ens, pairs=None, sets=None):
     if pairs is None:
         mids = np.array([r[2] for r in rows])
         lws = np.array([r[3] for r in rows]) - log_alpha
-        return softmin_reference(X, mids, lws, G)
+        return softmin_slow(X, mids, lws, G)
     index = {(r[0], r[1]): r for r in rows}
     o, R = np.zeros(len(X)), np.zeros(X.shape)
     for s in range(2):
         chosen = [index[tuple(p)] for p, keep in zip(pairs, sets[:, s]) if keep]
         mids = np.array([r[2] for r in chosen])
         lws = np.array([r[3] for r in chosen]) - log_alpha  # not renormalised
-        o_s, R_s = softmin_reference(X, mids, lws, G)
+        o_s, R_s = softmin_slow(X, mids, lws, G, renormalize=False)
         o, R = o + o_s / 2, R + R_s / 2
     return o, R
 

@@ -43,13 +43,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny networks: a second OpenMP thread only waits on a shared 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny problems: one thread
 
 
 def softmin_problem(seed=0, m=120, d=12, n=37):

@@ -29,13 +29,7 @@ from skexplain_ad.model_selection import InlierKFold  # noqa: E402
 METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "explain"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny networks: a second OpenMP thread only waits on a shared 2-core box
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny problems: one thread
 
 
 # any width: the checks fit on 1 to 20-odd features

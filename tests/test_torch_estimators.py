@@ -1,5 +1,6 @@
-"""The torch detectors as scikit-learn estimators: checks, persistence, search,
-pipelines, ensembles, and the lazy import that keeps torch optional."""
+"""The torch detectors as scikit-learn estimators: persistence, search,
+pipelines, ensembles, and the lazy import that keeps torch optional (sklearn's
+own checks of every estimator: tests/test_estimators.py)."""
 
 import pickle
 import subprocess
@@ -13,7 +14,6 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -30,24 +30,6 @@ METHODS = ["score_samples", "outlier_score", "decision_function", "predict", "ex
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny problems: one thread
-
-
-# any width: the checks fit on 1 to 20-odd features
-def _phi():
-    return nn.Sequential(nn.ReLU())
-
-
-CHECKED = [
-    AutoencoderDetector(epochs=5, batch_size=32),
-    DeepOneClassDetector(feature_extractor=_phi()),
-]
-
-
-@parametrize_with_checks(CHECKED)
-def test_sklearn_compatible(estimator, check):
-    # Every check applies and passes: none is skipped or expected to fail.
-    # (sklearn itself skips check_array_api_input unless SCIPY_ARRAY_API is set.)
-    check(estimator)
 
 
 @pytest.fixture(scope="module")

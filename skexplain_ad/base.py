@@ -24,6 +24,8 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn import get_config
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import gen_even_slices
+from sklearn.utils._chunking import get_chunk_n_rows
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -51,20 +53,19 @@ def chunk_n_rows(row_bytes, n_rows, working_memory=None):
     n : int
         At least 1.
     """
-    if working_memory is None:
-        working_memory = get_config()["working_memory"]
-    n = int(working_memory * 2**20 // max(int(row_bytes), 1))
-    return max(1, min(n, n_rows))
+    # sklearn's policy (it warns and returns 1 when one row exceeds the budget)
+    return max(1, get_chunk_n_rows(max(int(row_bytes), 1), max_n_rows=max(int(n_rows), 1),
+                                   working_memory=working_memory))
 
 
-def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
+def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None, row_args=()):
     """Apply ``func`` to row chunks of ``X`` and gather the results.
 
     Parameters
     ----------
     func : callable
-        ``func(X_chunk)`` returning an array or a tuple of arrays whose first
-        axis is the chunk's rows.
+        ``func(X_chunk, *row_args_chunk)`` returning an array or a tuple of
+        arrays whose first axis is the chunk's rows.
     X : ndarray of shape (n, d)
     row_bytes : int
         Bytes of temporaries per row, to size chunks (:func:`chunk_n_rows`).
@@ -72,6 +73,8 @@ def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
         Trailing shape and dtype of each output, e.g. ``[((), float64)]``.
     n_jobs : int or None
         Chunks run in joblib threads (the kernels release the GIL).
+    row_args : tuple of ndarray, default=()
+        Arrays with one entry per row of ``X``, sliced alongside it.
 
     Returns
     -------
@@ -89,7 +92,7 @@ def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None):
         slices = [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
     def run(sl):
-        res = func(X[sl])
+        res = func(X[sl], *(a[sl] for a in row_args))
         res = res if isinstance(res, tuple) else (res,)
         for out, r in zip(outs, res):
             out[sl] = r
@@ -145,6 +148,10 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
+        return self._fit_validated(X)
+
+    def _fit_validated(self, X):
+        """``fit`` after the parameter check: validate ``X``, fit, ``offset_``."""
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
         self._fit(X)
         if self.contamination == "auto":
@@ -242,7 +249,56 @@ class BaseDetector(OutlierMixin, BaseEstimator):
             return map_row_blocks(self, "explain", X)
         return self._explain(self._validate_X(X))
 
+    @available_if(lambda self: hasattr(self, "_outlier_score_subset"))
+    def outlier_score_subset(self, X, keep):
+        """Outlierness with only some features of each sample ([T] eq. 1.16).
+
+        The model restricted to the features kept in each row: for a
+        soft-min model
+        ``o_K(x) = -log sum_i exp(lw_i - g sum_{j in K} (x_j - u_ij)^2)``, 0
+        with no feature kept and ``outlier_score(X)`` with all. Exact pixel
+        flipping ([T] Sec. 1.4) calls it on every removal step at once:
+        rows that repeat a sample with a shrinking ``keep`` are computed
+        incrementally where the model gains from it (the Times ensembles).
+        Available on the soft-min detectors and on ensembles whose members
+        all support it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        keep : array-like of bool, shape (n_samples, n_features)
+            ``True`` where a feature is kept.
+
+        Returns
+        -------
+        o : ndarray of shape (n_samples,), float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skexplain_ad import KDEDetector
+        >>> det = KDEDetector(gamma=1.0).fit(np.array([[0.0, 0.0], [0.0, 1.0]]))
+        >>> x = np.array([[3.0, 0.0], [3.0, 0.0]])
+        >>> keep = np.array([[True, True], [False, True]])
+        >>> det.outlier_score_subset(x, keep).round(4)
+        array([9.3799, 0.3799])
+        """
+        X = self._validate_X(X)
+        keep = check_keep(X, keep)
+        return np.asarray(self._outlier_score_subset(X, keep), dtype=np.float64)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def check_keep(X, keep):
+    """The boolean feature mask of ``outlier_score_subset``, checked."""
+    keep = np.asarray(keep)
+    if keep.shape != X.shape or keep.dtype != bool:
+        raise ValueError(
+            f"keep must be a boolean array of the shape of X {X.shape}; got "
+            f"dtype {keep.dtype} and shape {keep.shape}."
+        )
+    return keep

@@ -46,6 +46,8 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from ._softmin import softmin_subset_score
+
 __all__ = [
     "CLEVER_HANS_RATIO_THRESHOLD",
     "clever_hans_difference",
@@ -649,41 +651,12 @@ def _keep_masks(orders, counts):
     return rank[:, None, :] >= counts[None, :, None]
 
 
-def _pf_softmin(X, orders, counts, U, lw, g):
-    """o_k(x) of [T] eq. 1.16 for each sample and step: (n, n_steps + 1)."""
-    n, d = X.shape
-    m = U.shape[0]
-    s1 = counts.size
-    UT = np.ascontiguousarray(U.T)  # (d, m): a feature's template values in a row
-    out = np.empty((n, s1))
-    batch = max(1, _PF_BATCH_ELEMENTS // max(1, (d + 1) * m))
-    for start in range(0, n, batch):
-        ob = orders[start : start + batch]
-        b = ob.shape[0]
-        # squared differences, features in removal order: (b, d, m)
-        E = np.take_along_axis(X[start : start + batch], ob, axis=1)[:, :, None]
-        E = E - UT[ob]
-        E *= E
-        if s1 - 1 < d:  # several features per step: sum them per step
-            E = np.add.reduceat(E, counts[:-1], axis=1)
-        # distance left once the first counts[k] features are gone: suffix
-        # sums over the steps, exactly 0 after the last one
-        A = np.zeros((b, s1, m))
-        np.cumsum(E[:, ::-1], axis=1, out=A[:, -2::-1])
-        del E
-        # o_k = -log sum_i exp(lw_i - g * A_ki), stabilised by the max
-        A *= -g
-        A += lw
-        top = A.max(axis=2, keepdims=True)
-        A -= top
-        np.exp(A, out=A)
-        # 0.0 - v rather than -v: an exact 0 comes out as 0.0, not -0.0
-        out[start : start + batch] = 0.0 - (np.log(A.sum(axis=2)) + top[:, :, 0])
-    return out
-
-
 def _pf_batched(X, orders, counts, score):
-    """Call ``score(X_rep, keep)`` on batches; return (n, n_steps + 1)."""
+    """Call ``score(X_rep, keep)`` on batches; return (n, n_steps + 1).
+
+    Each sample's removal steps are consecutive rows of one call, so a
+    model can update them incrementally (``outlier_score_subset``).
+    """
     n, d = X.shape
     s1 = counts.size
     out = np.empty((n, s1))
@@ -811,7 +784,10 @@ def pixel_flipping_curve(
 
     score = None
     if method == "remove":
-        if hasattr(detector, "_outlier_score_subset"):
+        if hasattr(detector, "outlier_score_subset"):
+            _check_fitted(detector)
+            score = detector.outlier_score_subset
+        elif hasattr(detector, "_outlier_score_subset"):
             _check_fitted(detector)
             score = detector._outlier_score_subset
         else:
@@ -868,9 +844,9 @@ def pixel_flipping_curve(
     orders = _removal_orders(X, relevance, order, rng)
 
     if score is None:
-        o_k = _pf_softmin(X, orders, counts, U, lw, g)
-    else:
-        o_k = _pf_batched(X, orders, counts, score)
+        def score(Z, keep):
+            return softmin_subset_score(Z, keep, U, lw, g)
+    o_k = _pf_batched(X, orders, counts, score)
     o_0 = o_k[:, :1]
     curve = np.zeros_like(o_k)
     np.divide(o_k, o_0, out=curve, where=o_0 != 0)

@@ -14,30 +14,15 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import logsumexp
 from sklearn import config_context
-from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.metrics import roc_auc_score
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.validation import validate_data
 
+from _refs import DistanceToMean, ref_softmin
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble
 from skexplain_ad.ensemble import times as times_module
 
 
 # ---------------------------------------------------------------- reference
-def ref_softmin(X, W, lw, G, keep=None):
-    """o, R and the pieces of a soft-min model with templates W (direct sums)."""
-    keep = np.ones(X.shape, bool) if keep is None else keep
-    sq = (X[:, None, :] - W[None]) ** 2 * keep[:, None, :]  # (n, T, d)
-    D2 = sq.sum(axis=2)
-    H = G * D2 - lw
-    o = -logsumexp(-H, axis=1)
-    P = np.exp(o[:, None] - H)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        S = np.where(D2 > 0, np.minimum(o[:, None], G * D2) / D2, 0.0)
-    R = np.einsum("nt,ntd->nd", P * S, sq)
-    return o, R, P, D2
-
-
 def midpoint_model(times):
     """Midpoints (m, n, d), log beta (m, n), G and ||u_i - u'_j||^2 (m, n)."""
     e1, e2 = times.estimators_
@@ -64,31 +49,19 @@ def ref_local_sets(Dp, k, l):
 
 
 def ref_times(times, X, keep=None):
-    """(o, R) of the explicit global or local midpoint model(s)."""
+    """(o, R) of the explicit global or local midpoint model(s), by the
+    ensemble's rule."""
     W, lbeta, G, Dp = midpoint_model(times)
     d = W.shape[2]
+    rule = times.rule
     if times.k is None:
-        o, R, _, _ = ref_softmin(X, W.reshape(-1, d), lbeta.ravel(), G, keep)
+        o, R, _, _ = ref_softmin(X, W.reshape(-1, d), lbeta.ravel(), G, keep, rule=rule)
         return o, R
     outs = [
-        ref_softmin(X, W[s], lbeta[s], G, keep)[:2]
+        ref_softmin(X, W[s], lbeta[s], G, keep, rule=rule)[:2]
         for s in ref_local_sets(Dp, times.k, times.l)
     ]
     return 0.5 * (outs[0][0] + outs[1][0]), 0.5 * (outs[0][1] + outs[1][1])
-
-
-class DistanceToMean(OutlierMixin, BaseEstimator):
-    """Explainable but not soft-min: no templates_."""
-
-    def fit(self, X, y=None):
-        self.mean_ = validate_data(self, X).mean(axis=0)
-        return self
-
-    def score_samples(self, X):
-        return -((validate_data(self, X, reset=False) - self.mean_) ** 2).sum(axis=1)
-
-    def explain(self, X):
-        return (validate_data(self, X, reset=False) - self.mean_) ** 2
 
 
 # ---------------------------------------------------------------- fixtures
@@ -111,26 +84,47 @@ KL = [(None, None), (1, 1), (2, 3), (4, 2)]
 
 
 # ------------------------------------------------------------ correctness
+@pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
 @pytest.mark.parametrize("k, l", KL)
-def test_matches_explicit_midpoint_model(data, k, l):
+def test_matches_explicit_midpoint_model(data, k, l, rule):
     X, X_test = data
-    times = TimesEnsemble(hetero_members(), k=k, l=l, random_state=0).fit(X)
+    times = TimesEnsemble(hetero_members(), k=k, l=l, rule=rule, random_state=0).fit(X)
     o_ref, R_ref = ref_times(times, X_test)
     assert_allclose(times.outlier_score(X_test), o_ref, rtol=1e-7, atol=1e-12)
     assert_allclose(times.score_samples(X_test), -o_ref, rtol=1e-7, atol=1e-12)
     assert_allclose(times.explain(X_test), R_ref, rtol=1e-7, atol=1e-12)
 
 
+@pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
-def test_blocked_and_threaded_paths_match_reference(data, k, l, monkeypatch):
+def test_blocked_and_threaded_paths_match_reference(data, k, l, rule, monkeypatch):
     # tiny blocks and chunks exercise every loop of the chunked computation
     X, X_test = data
-    times = TimesEnsemble(hetero_members(), k=k, l=l, n_jobs=2, random_state=0).fit(X)
+    times = TimesEnsemble(hetero_members(), k=k, l=l, n_jobs=2, rule=rule,
+                          random_state=0).fit(X)
     monkeypatch.setattr(times_module, "_BLOCK_VALUES", 64)
     o_ref, R_ref = ref_times(times, X_test)
     with config_context(working_memory=0.05):
         assert_allclose(times.outlier_score(X_test), o_ref, rtol=1e-7, atol=1e-12)
         assert_allclose(times.explain(X_test), R_ref, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("k, l", [(None, None), (2, 2)])
+def test_conservative_on_a_midpoint_sums_to_o(k, l):
+    """A query exactly on a midpoint (g1 = g2: (u_i + u'_j) / 2, exact in
+    binary for these values): the conservative rule spreads that pair's
+    share evenly and each row sums to o (up to the skipped pairs' tol);
+    both equal the explicit model."""
+    U = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 1.0], [0.0, 4.0, 0.0]])
+    members = [("a", KDEDetector(gamma=0.5)), ("b", KDEDetector(gamma=0.5))]
+    times = TimesEnsemble(members, k=k, l=l, split=False, rule="conservative").fit(U)
+    Q = np.array([[1.0, 0.0, 0.5], [0.0, 2.0, 0.0], [3.0, 3.0, 3.0]])
+    o, R = times.outlier_score(Q), times.explain(Q)
+    o_ref, R_ref = ref_times(times, Q)
+    assert_allclose(o, o_ref, rtol=1e-12)
+    assert_allclose(R, R_ref, rtol=1e-9, atol=1e-12)
+    # both local models conserve their own o, so their mean conserves o
+    assert_allclose(R.sum(axis=1), o, rtol=1e-8)
 
 
 def test_global_score_is_sum_of_members_plus_log_alpha(data):
@@ -247,6 +241,31 @@ def test_float32_in_float32_out(data):
         assert_allclose(t32.explain(X32), t64.explain(X_test), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
+@pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
+def test_pair_kernels_agree_across_member_backends(data, k, l, rule, monkeypatch):
+    """The pair kernels of every backend (numpy's, numba's; torch members use
+    numpy's on the host after their own distances) give the explicit
+    midpoint model, and agree with each other to 1e-10 (float64); small
+    blocks run every loop."""
+    from skexplain_ad import backends
+
+    X, X_test = data
+    monkeypatch.setattr(times_module, "_BLOCK_VALUES", 64)
+    got = {}
+    for b in backends.available():
+        kw = {"backend": b, "device": "cpu"} if b == "torch" else {"backend": b}
+        members = [(n, e.set_params(**kw)) for n, e in hetero_members()]
+        times = TimesEnsemble(members, k=k, l=l, rule=rule, random_state=0).fit(X)
+        got[b] = (times.outlier_score(X_test), times.explain(X_test))
+    o_ref, R_ref = ref_times(times, X_test)
+    for b, (o, R) in got.items():
+        assert_allclose(o, o_ref, rtol=1e-7, atol=1e-12)
+        assert_allclose(R, R_ref, rtol=1e-7, atol=1e-12)
+        assert_allclose(o, got["numpy"][0], rtol=1e-10, atol=1e-12)
+        assert_allclose(R, got["numpy"][1], rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
 def test_outlier_score_subset_matches_explicit_model(data, k, l):
     # exact pixel flipping, [T] eq. 1.16, on the midpoint model(s)
@@ -257,13 +276,40 @@ def test_outlier_score_subset_matches_explicit_model(data, k, l):
     keep[0] = True
     keep[1] = False
     keep[2] = [True, False, False, False]  # few kept: the complement path
-    got = times._outlier_score_subset(X_test, keep)
+    got = times.outlier_score_subset(X_test, keep)
     assert_allclose(got, ref_times(times, X_test, keep)[0], rtol=1e-9, atol=1e-12)
     assert_allclose(got[0], times.outlier_score(X_test[:1])[0], rtol=1e-10)
     if k is None:
         assert got[1] == pytest.approx(0.0, abs=1e-12)  # o_d = 0
     with pytest.raises(ValueError, match="keep must be a boolean array"):
-        times._outlier_score_subset(X_test, keep[:, :2])
+        times.outlier_score_subset(X_test, keep[:, :2])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
+def test_outlier_score_subset_removal_steps(data, k, l, backend):
+    """Rows repeating a sample with a shrinking keep (pixel flipping's removal
+    steps, updated incrementally) equal the explicit midpoint model and the
+    same rows scored one at a time, on either CPU backend of the members."""
+    X, X_test = data
+    members = [(n, e.set_params(backend=backend)) for n, e in hetero_members()]
+    times = TimesEnsemble(members, k=k, l=l, random_state=0).fit(X)
+    rng = np.random.RandomState(1)
+    d = X.shape[1]
+    rows, keeps = [], []
+    for x in X_test[:4]:
+        order = rng.permutation(d)
+        for c in range(d + 1):
+            kp = np.ones(d, bool)
+            kp[order[:c]] = False
+            rows.append(x)
+            keeps.append(kp)
+    Xr, K = np.array(rows), np.array(keeps)
+    got = times.outlier_score_subset(Xr, K)
+    alone = np.array([times.outlier_score_subset(Xr[i : i + 1], K[i : i + 1])[0]
+                      for i in range(len(Xr))])
+    assert_allclose(got, ref_times(times, Xr, K)[0], rtol=1e-9, atol=1e-12)
+    assert_allclose(got, alone, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------------------- bad input

@@ -1,6 +1,10 @@
 """The estimator contract: sklearn checks, bad input, persistence, composition."""
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -11,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skexplain_ad import KDEDetector, OCSVMDetector
@@ -265,3 +270,84 @@ def test_import_does_not_import_torch_or_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ------------------------------------------------------------- engine plumbing
+def test_registered_backend_accepted_end_to_end():
+    """backends.register: a new name passes every soft-min estimator's
+    parameter validation and computes (here numpy's kernels under a new
+    name); unregistered, the same name is rejected."""
+    from skexplain_ad import TimesEnsemble, backends
+
+    rng = np.random.RandomState(0)
+    X, Q = rng.normal(size=(40, 3)), rng.normal(size=(5, 3))
+    backends.register("my-numpy", "skexplain_ad.backends._numpy", "NumpyBackend")
+    try:
+        for Est in (KDEDetector, OCSVMDetector):
+            got = Est(gamma=0.3, backend="my-numpy").fit(X)
+            ref = Est(gamma=0.3, backend="numpy").fit(X)
+            np.testing.assert_array_equal(got.explain(Q), ref.explain(Q))
+        members = [("a", KDEDetector(gamma=0.3, backend="my-numpy")),
+                   ("b", KDEDetector(gamma=0.5, backend="my-numpy"))]
+        TimesEnsemble(members, random_state=0).fit(X).explain(Q)
+    finally:
+        del backends._REGISTRY["my-numpy"]
+    with pytest.raises(InvalidParameterError, match="backend"):
+        KDEDetector(backend="my-numpy").fit(X)
+
+
+def test_missing_backend_names_a_real_install_command():
+    from skexplain_ad import backends
+
+    backends.register("broken", "skexplain_ad_no_such_module", "Backend")
+    try:
+        with pytest.raises(ImportError, match="pip install") as info:
+            backends.get("broken")
+        assert "[numba]" not in str(info.value)
+    finally:
+        del backends._REGISTRY["broken"]
+
+
+_FORK_CHILD = r"""
+import os, sys, numpy as np
+from skexplain_ad import KDEDetector
+rng = np.random.RandomState(0)
+X, Q = rng.normal(size=(300, 8)), rng.normal(size=(4000, 8))
+det = KDEDetector(gamma=0.2, backend="numba").fit(X)
+R = det.explain(Q)  # starts the numba backend's thread pool
+pid = os.fork()
+if pid == 0:
+    ok = np.allclose(det.explain(Q), R)  # would wait forever on the dead pool
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_explain_in_a_forked_child_after_threads_ran():
+    """The numba backend's thread pool does not survive a fork broken: a
+    child forked after the pool ran explains (a timeout fails a hang)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "2"}
+    proc = subprocess.run([sys.executable, "-c", _FORK_CHILD], env=env, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_numpy_members_never_import_numba():
+    """Times with numpy members (explain, score, pixel flipping) and numpy
+    soft-min detectors run without importing numba."""
+    code = (
+        "import sys, numpy as np\n"
+        "from skexplain_ad import KDEDetector, TimesEnsemble, metrics\n"
+        "rng = np.random.RandomState(0); X, Q = rng.normal(size=(60, 4)), rng.normal(size=(5, 4))\n"
+        "m = [('a', KDEDetector(gamma=0.3, backend='numpy')), ('b', KDEDetector(gamma=0.5, backend='numpy'))]\n"
+        "for kl in ({}, {'k': 3, 'l': 3}):\n"
+        "    t = TimesEnsemble(m, random_state=0, **kl).fit(X)\n"
+        "    t.explain(Q); t.score_samples(Q); metrics.pixel_flipping_curve(t, Q, n_steps=2)\n"
+        "assert 'numba' not in sys.modules, 'numba imported'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, timeout=300,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

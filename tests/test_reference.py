@@ -16,9 +16,10 @@ from sklearn.neighbors import KernelDensity
 from sklearn.svm import OneClassSVM
 from sklearn.utils import check_random_state
 
-from skexplain_ad import KDEDetector, OCSVMDetector
+from skexplain_ad import KDEDetector, OCSVMDetector, backends
 from skexplain_ad._softmin import _row_bytes, softmin_outlierness, softmin_relevance
 from skexplain_ad.base import chunk_n_rows
+from _refs import softmin_noise, softmin_slow
 from skexplain_ad.model_selection import (
     kde_log_likelihood,
     knn_mass_gamma,
@@ -28,32 +29,7 @@ from skexplain_ad.model_selection import (
 
 
 # --------------------------------------------------------------- reference
-def softmin_slow(X, U, lw, gamma):
-    """Outlierness and relevance by loops over templates, in ``np.longdouble``.
-
-    For each query x and template u_i: ``d_i^2``, ``h_i = g d_i^2 - lw_i``,
-    ``o = -log sum_i exp(-h_i)`` (log-sum-exp shifted by min h),
-    ``p_i = exp(o - h_i)``, ``q_i = p_i min(o, g d_i^2) / d_i^2`` (the term is
-    0 where ``d_i = 0``) and ``R_j = sum_i q_i (x_j - u_ij)^2``.
-    Returns float64 arrays.
-    """
-    ld = np.longdouble
-    X, U, lw = (np.asarray(a, dtype=ld) for a in (X, U, lw))
-    g = ld(gamma)
-    o = np.zeros(X.shape[0], dtype=ld)
-    R = np.zeros(X.shape, dtype=ld)
-    for r, x in enumerate(X):
-        diff2 = [(x - u) ** 2 for u in U]
-        d2 = [np.sum(dd) for dd in diff2]
-        h = [g * d2[i] - lw[i] for i in range(len(U))]
-        hmin = min(h)
-        o[r] = hmin - np.log(sum(np.exp(hmin - hi) for hi in h))
-        for i in range(len(U)):
-            p = np.exp(o[r] - h[i])
-            if d2[i] == 0 or p == 0:
-                continue
-            R[r] += p * min(o[r], g * d2[i]) / d2[i] * diff2[i]
-    return o.astype(np.float64), R.astype(np.float64)
+# softmin_slow and softmin_noise live in tests/_refs.py (shared).
 
 
 # Tolerances. The backends get d_i^2 = |x_c|^2 + |u_c|^2 - 2 x_c.u_c from a
@@ -75,18 +51,7 @@ RTOL = {np.float64: 1e-7, np.float32: 1e-4}
 REL_R = {np.float64: 1e-9, np.float32: 1e-4}
 
 
-def _noise(X, U, gamma, dtype, lw=None):
-    """Per-row round-off scale of o: 8 eps g (|x_c|^2 + max_i |u_c|^2), plus
-    the normalisation error of the log-weights (logsumexp(lw) = 0 only to
-    round-off; o is clipped at 0), which alone limits o where all distances
-    vanish."""
-    c = np.asarray(U, dtype=np.float64).mean(axis=0)
-    xs = ((np.asarray(X, dtype=np.float64) - c) ** 2).sum(axis=1)
-    us = ((np.asarray(U, dtype=np.float64) - c) ** 2).sum(axis=1).max()
-    lw_err = 4 * np.finfo(np.float64).eps * (1 + np.log(len(U)))
-    if lw is not None:
-        lw_err += abs(float(np.logaddexp.reduce(np.asarray(lw, dtype=np.longdouble))))
-    return 8 * np.finfo(dtype).eps * gamma * (xs + us) + lw_err
+_noise = softmin_noise
 
 
 def assert_within(actual, desired, *, rtol, atol):
@@ -104,9 +69,9 @@ def assert_within(actual, desired, *, rtol, atol):
         )
 
 
-def assert_matches_slow(o, R, X, U, lw, gamma, dtype):
+def assert_matches_slow(o, R, X, U, lw, gamma, dtype, rule="oc-dtd", exclude=None):
     """``(o, R)`` of the package match :func:`softmin_slow` on the same inputs."""
-    o_ref, R_ref = softmin_slow(X, U, lw, gamma)
+    o_ref, R_ref = softmin_slow(X, U, lw, gamma, rule=rule, exclude=exclude)
     noise = _noise(X, U, gamma, dtype, lw)
     assert_within(o, o_ref, rtol=RTOL[dtype], atol=noise)
     if R is not None:
@@ -242,7 +207,8 @@ def test_detector_matches_slow_reference(detector, backend, dtype):
     det = detector.set_params(backend=backend).fit(X)
     o = det.outlier_score(Q)
     R = det.explain(Q)
-    assert_matches_slow(o, R, Q, det.templates_, det.log_weights_, det.gamma_, dtype)
+    assert_matches_slow(o, R, Q, det.templates_, det.log_weights_, det.gamma_, dtype,
+                        rule=det.rule)
     assert_array_equal(det.score_samples(Q), -o)
     assert_allclose(det.decision_function(Q), -o - det.offset_, rtol=RTOL[dtype])
     # the weights are those of the table in DESIGN.md §1
@@ -376,7 +342,8 @@ def test_far_query_float32_regression(backend, dtype):
     det = KDEDetector(gamma="scale", backend=backend).fit(X)
     o, R = det.outlier_score(Q), det.explain(Q)
     assert np.all(np.isfinite(R)) and o[0] > 1e10 and o[1] > 1e11
-    assert_matches_slow(o, R, Q, det.templates_, det.log_weights_, det.gamma_, dtype)
+    assert_matches_slow(o, R, Q, det.templates_, det.log_weights_, det.gamma_, dtype,
+                        rule=det.rule)
     # the same through a template on the query's side: a sum of > 1 terms
     U = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=dtype)
     far = np.array([[1e6, 1e6]], dtype=dtype)
@@ -555,3 +522,84 @@ def test_exp_nonpos_matches_numpy_exp():
     out = np.empty_like(edge)
     vexp(edge, out)
     assert_array_equal(out, [1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+
+
+# ------------------------------------------------- rules and left-out templates
+@pytest.mark.parametrize("rule", ["conservative", "oc-dtd"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rules_match_slow_reference(softmin_case, backend, dtype, rule):
+    """Both propagation rules equal the brute-force loop on every corner case
+    (queries on and next to templates included); "conservative" sums to o."""
+    X, U, lw, gamma = softmin_case
+    X, U = X.astype(dtype), U.astype(dtype)
+    o, R = softmin_relevance(X, U, lw, gamma, rule=rule, backend=backend)
+    assert_matches_slow(o, R, X, U, lw, gamma, dtype, rule=rule)
+    if rule == "conservative":
+        noise = softmin_noise(X, U, gamma, dtype, lw)
+        o64 = o.astype(np.float64)
+        assert_within(R.sum(axis=1), o64, rtol=RTOL[dtype],
+                      atol=REL_R[dtype] * o64 + noise * (1 + o64))
+
+
+def test_conservative_on_template_spreads_evenly(backend):
+    """A query on the only template of weight 1/2: that template's share
+    p_i o goes evenly to the features; the other's by its differences."""
+    U = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0]])
+    lw = np.log([0.5, 0.5])
+    g = 0.5
+    o, R = softmin_relevance(U[:1], U, lw, g, rule="conservative", backend=backend)
+    o_ref = -np.log(0.5 + 0.5 * np.exp(-g * 9.0))
+    p0 = 0.5 / (0.5 + 0.5 * np.exp(-g * 9.0))
+    want = np.array([p0 * o_ref / 3 + (1 - p0) * o_ref, p0 * o_ref / 3, p0 * o_ref / 3])
+    assert_allclose(o, [o_ref], rtol=1e-14)
+    assert_allclose(R[0], want, rtol=1e-12)
+    assert_allclose(R.sum(), o_ref, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_exclude_matches_slow_reference(softmin_case, backend, dtype):
+    """softmin_outlierness(..., exclude=idx) equals the brute-force score with
+    template idx[r] left out and the other weights renormalised."""
+    X, U, lw, gamma = softmin_case
+    X, U = X.astype(dtype), U.astype(dtype)
+    if len(U) < 2:
+        pytest.skip("one template: nothing is left once it is excluded")
+    rng = np.random.RandomState(1)
+    ex = rng.randint(-1, len(U), size=len(X))
+    ex[: min(len(X), 2)] = np.argmin(((X[:2, None] - U[None]) ** 2).sum(-1), axis=1)[: len(ex)]
+    usable = np.exp(lw[ex]) < 1 - 1e-12
+    ex = np.where(usable | (ex < 0), ex, -1)
+    o = softmin_outlierness(X, U, lw, gamma, exclude=ex, backend=backend)
+    assert_matches_slow(o, None, X, U, lw, gamma, dtype, exclude=ex)
+
+
+def test_exclude_is_not_a_subtraction():
+    """A query on a heavy template far from all others: its own term is
+    almost all of the sum, so o' = o_rest + log(1 - w) must not come from
+    log(total - self) (which would give -log(0) = inf or noise)."""
+    U = np.array([[0.0], [40.0], [41.0]])
+    lw = np.log([0.98, 0.01, 0.01])
+    g = 1.0
+    for backend in backends.available():
+        o = softmin_outlierness(U[:1], U, lw, g, exclude=[0], backend=backend)
+        want = -np.logaddexp(np.log(0.5) - 1600.0, np.log(0.5) - 1681.0)
+        assert_allclose(o, [want], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "exclude, match",
+    [(np.array([0, 1]), r"shape \(3,\)"), (np.array([0, 1, 5]), r"\[-1, 2\]"),
+     (np.array([0.0, 1.0, 2.0]), "int array")],
+)
+def test_exclude_validation(exclude, match):
+    U = np.eye(3)
+    with pytest.raises(ValueError, match=match):
+        softmin_outlierness(U, U, np.log(np.full(3, 1 / 3)), 1.0, exclude=exclude)
+
+
+def test_rule_validation():
+    U = np.eye(3)
+    with pytest.raises(ValueError, match="rule='lrp'"):
+        softmin_relevance(U, U, np.log(np.full(3, 1 / 3)), 1.0, rule="lrp")
+    with pytest.raises(ValueError, match="rule"):
+        KDEDetector(rule="lrp").fit(U)

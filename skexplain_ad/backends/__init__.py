@@ -22,7 +22,9 @@ _REGISTRY = {
     "torch": ("skexplain_ad.backends._torch", "TorchBackend"),
 }
 
-#: Names a ``backend`` parameter accepts (besides ``"auto"``).
+#: The built-in backends. The ``backend`` parameter of every estimator
+#: accepts ``"auto"`` and any name in the registry at validation time
+#: (:func:`register` extends it).
 BACKEND_NAMES = tuple(_REGISTRY)
 
 def register(name, module, cls):
@@ -31,7 +33,7 @@ def register(name, module, cls):
     Parameters
     ----------
     name : str
-        Name the ``backend`` parameter of the estimators will accept.
+        Name the ``backend`` parameter of every estimator then accepts.
     module : str
         Importable module path, imported on first use.
     cls : str
@@ -115,9 +117,20 @@ def get(name="auto", device=None):
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        extra = {"torch": "torch", "numba": "numba"}.get(name, name)
-        raise ImportError(
-            f"backend={name!r} needs the optional dependency {extra!r}: "
-            f"pip install 'skexplain_ad[{extra}]'. ({exc})"
-        ) from exc
+        raise ImportError(f"backend={name!r} cannot be imported: {_INSTALL.get(name, '')}"
+                          f"{'' if name in _INSTALL else _install_hint(module)} ({exc})") from exc
     return getattr(mod, cls)(device=device)
+
+
+#: how to install what each built-in backend needs (numba is a core
+#: dependency; torch comes with the package's ``torch`` extra)
+_INSTALL = {
+    "numpy": "reinstall the package: pip install --force-reinstall skexplain_ad.",
+    "numba": "numba is a core dependency: pip install numba.",
+    "torch": "pip install 'skexplain_ad[torch]' (torch and zennit).",
+}
+
+
+def _install_hint(module):
+    top = module.split(".")[0]
+    return f"install the package that provides the module {module!r} (pip install {top})."

@@ -47,11 +47,31 @@ def _executor():
     return _EXECUTOR
 
 
+def _forget_executor_in_child():
+    """After ``os.fork()`` the child holds the pool object but none of its
+    threads (only the forking thread survives a fork): work submitted to it
+    would wait forever. The child starts a pool of its own on first use.
+    """
+    global _EXECUTOR
+    _EXECUTOR = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_executor_in_child)
+
+
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum):  # pragma: no cover - jitted
-    """Pool the cross terms ``G``; ``qsum`` of length n asks for the weights q."""
+def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel):  # pragma: no cover - jitted
+    """Pool the cross terms ``G``; ``qsum`` of length n asks for the weights q.
+
+    ``excl`` / ``adj`` (length n, or 0 for none): per row a template to
+    drop and ``log(1 - w)`` of its weight. ``cons``: the conservative rule,
+    ``q_i = p_i o / d_i^2`` with ``d_i^2`` floored at its round-off (the
+    caller redoes the templates near the query exactly; see ``_numpy``).
+    """
     n, m = G.shape
     want_q = qsum.shape[0] == n
+    has_ex = excl.shape[0] == n
     # float64 row buffers, whatever the dtype of G: the q pass must see the
     # very d^2 and h the log-sum-exp saw. (Storing d^2 in G, float32 for
     # float32 queries, and recomputing h from the rounded value moved each h
@@ -68,12 +88,23 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum):  # pragma: no cover - jitted
             h = gamma * d2 - lw[i]  # +inf for a zero-weight template
             eb[i] = h
             hmin = min(hmin, h)
+        shift = 0.0
+        if has_ex and excl[r] >= 0:
+            # drop the template's term (never subtract it from a total)
+            k = excl[r]
+            dropped = eb[k]
+            eb[k] = np.inf
+            if dropped <= hmin:
+                hmin = np.inf
+                for i in range(m):
+                    hmin = min(hmin, eb[i])
+            shift = adj[r]
         s = 0.0  # >= 1: the argmin's own term
         for i in range(m):
             e = exp_nonpos(hmin - eb[i])
             eb[i] = e
             s += e
-        oo = max(hmin - np.log(s), 0.0)
+        oo = max(hmin - np.log(s) + shift, 0.0)
         o[r] = oo
         if want_q:
             # q_i = p_i min(o, g d_i^2) / d_i^2 = p_i min(g, o / d_i^2),
@@ -82,10 +113,17 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum):  # pragma: no cover - jitted
             inv_s = 1.0 / s
             Gr = G[r]
             qs = 0.0
-            for i in range(m):
-                q = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
-                Gr[i] = q
-                qs += q
+            if cons:
+                # q_i = p_i o / d_i^2, d_i^2 floored at its round-off
+                for i in range(m):
+                    q = eb[i] * inv_s * oo / max(d2b[i], zrel * (xr2 + usq[i]), _TINY)
+                    Gr[i] = q
+                    qs += q
+            else:
+                for i in range(m):
+                    q = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
+                    Gr[i] = q
+                    qs += q
             qsum[r] = qs
 
 
@@ -103,6 +141,47 @@ def _assemble_relevance(AB, qsum, Xc, R):  # pragma: no cover - jitted
             R[r, j] = Q * diff * diff + max(AB[r, d + j] - a * mean, 0.0)
 
 
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _pair_subset_step(a1, a2, drop, c, G, usqF, vsqF, update):  # pragma: no cover - jitted
+    """One removal step of a global Times subset score, fused in one pass.
+
+    With ``update``, adds ``||u_i||_F^2 + ||v_j||_F^2 - 2 G_ij`` (``G = U_F V_F^T``
+    from BLAS) to ``drop``; returns ``log sum_ij exp(a1_i + a2_j - c drop_ij)``.
+    ``drop >= 0``, so ``max a1 + max a2`` bounds every term and one pass
+    suffices unless the sum underflows (then the exact maximum, a second
+    pass).
+    """
+    m, n = drop.shape
+    M = a1.max() + a2.max()
+    s = 0.0
+    for i in range(m):
+        ai = a1[i] - M
+        Di = drop[i]
+        if update:
+            ui = usqF[i]
+            Gi = G[i]
+            for j in range(n):
+                dd = Di[j] + ui + vsqF[j] - 2.0 * Gi[j]
+                Di[j] = dd
+                s += exp_nonpos(ai + a2[j] - c * max(dd, 0.0))
+        else:
+            for j in range(n):
+                s += exp_nonpos(ai + a2[j] - c * max(Di[j], 0.0))
+    if M == -np.inf:
+        return M
+    if s > 1e-280:
+        return M + np.log(s)
+    M = -np.inf
+    for i in range(m):
+        for j in range(n):
+            M = max(M, a1[i] + a2[j] - c * max(drop[i, j], 0.0))
+    s = 0.0
+    for i in range(m):
+        for j in range(n):
+            s += exp_nonpos(a1[i] + a2[j] - c * max(drop[i, j], 0.0) - M)
+    return M + np.log(s)
+
+
 class NumbaBackend(NumpyBackend):
     """Soft-min kernels with a fused numba pass (see module docstring)."""
 
@@ -111,29 +190,51 @@ class NumbaBackend(NumpyBackend):
     #: rows below which the pass stays on the calling thread
     min_rows_per_thread = 64
 
-    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None):
+    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
+              conservative=False, exclude=None, zrel=0.0):
         # The kernel releases the GIL and treats rows independently, so row
         # slices run in threads with identical bits; the GEMM before it uses
         # every core through BLAS, and this keeps the pass from being the
         # serial part. map_row_chunks passes threads=1 when joblib already
         # runs chunks in parallel (n_jobs > 1).
         n = G.shape[0]
-        if qsum is None:
-            qsum = np.empty(0, dtype=np.float64)
+        none_f = np.empty(0, dtype=np.float64)
+        qsum = none_f if qsum is None else qsum
+        excl, adj = (np.empty(0, dtype=np.int64), none_f) if exclude is None else exclude
+        args = (qsum, excl, adj)
+
+        def part(a, b):
+            return tuple(v[a:b] if len(v) else v for v in args)
+
         k = min(_threads() if threads is None else threads, n // self.min_rows_per_thread)
         if k <= 1:
-            _softmin_pool(G, xsq, usq, lw, gamma, o, qsum)
+            _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj,
+                          bool(conservative), float(zrel))
             return
         bounds = np.linspace(0, n, k + 1).astype(int)
-        futures = [
-            _executor().submit(
-                _softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b],
-                qsum[a:b] if len(qsum) else qsum,
-            )
-            for a, b in zip(bounds[:-1], bounds[1:])
-        ]
+        futures = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            q_, e_, a_ = part(a, b)
+            futures.append(_executor().submit(
+                _softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b], q_, e_, a_,
+                bool(conservative), float(zrel),
+            ))
         for f in futures:
             f.result()
 
     def _assemble(self, AB, qsum, Xc, R):
         _assemble_relevance(AB, qsum, Xc, R)
+
+    def times_kernels(self):
+        """The Times ensemble's pair kernels (module ``_numba_times``)."""
+        from . import _numba_times
+
+        return _numba_times
+
+    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
+        update = UF.shape[1] > 0
+        G = UF @ VF.T if update else np.empty((0, 0))
+        return float(_pair_subset_step(
+            np.ascontiguousarray(a1), np.ascontiguousarray(a2), drop, float(c), G,
+            np.einsum("ij,ij->i", UF, UF), np.einsum("ij,ij->i", VF, VF), update,
+        ))

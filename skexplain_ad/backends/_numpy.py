@@ -6,12 +6,30 @@ The soft-min model ([T] eq. 1.3, [P] Eq. (1)) on one chunk of queries::
     h_i   = g d_i^2 - lw_i
     o     = -log sum_i exp(-h_i)                          (soft-min pooling)
     p_i   = exp(o - h_i), renormalised to sum 1           (soft-argmin, [T] eq. 1.9)
-    q_i   = p_i min(o, g d_i^2) / d_i^2                   ([T] eq. 1.13-1.14)
+    q_i   = p_i min(o, g d_i^2) / d_i^2    rule="oc-dtd"        ([T] eq. 1.13-1.14)
+    q_i   = p_i o / d_i^2                  rule="conservative"  ([P] App. A.2-A.3)
     R_j   = sum_i q_i (x_j - u_ij)^2
 
-``q_i`` is taken as ``p_i g`` where ``g d_i^2 <= o`` (this includes
-``d_i = 0``, whose term ``(x_j - u_ij)^2`` vanishes), so no division by zero
-occurs. The last line is one GEMM of ``q`` with ``[U, U**2]``, rewritten as
+Under "oc-dtd" ``q_i`` is taken as ``p_i g`` where ``g d_i^2 <= o`` (this
+includes ``d_i = 0``, whose term ``(x_j - u_ij)^2`` vanishes), so no
+division by zero occurs. Under "conservative" ``q_i = p_i o / d_i^2`` grows without bound as the
+query nears a template, and the GEMM form below would multiply the
+expansion's round-off (``eps (||x||^2 + ||u||^2)``) by it. So the entries
+with ``q_i > NEAR eps^-1/2 o / (||x||^2 + max ||u||^2)`` (templates within a
+small relative distance of the query, rare) are taken out of the GEMM and
+done directly: ``d_i^2`` from the differences, ``p_i = exp(lw_i - g d_i^2 + o)``,
+``R_j += p_i o (x_j - u_ij)^2 / d_i^2``; every entry left in the GEMM then
+errs by at most ``~1e-4 sqrt(eps) o``. A template exactly on the query
+(``d_i = 0`` in the differences) has no limit: ``p_i o (x_j - u_ij)^2 / d_i^2``
+tends to ``p_i o v_j^2 / ||v||^2`` along a direction ``v``; its share
+``p_i o`` is spread evenly over the ``d`` features (the mean over the
+directions), which keeps ``sum_j R_j = o`` exact.
+
+``exclude`` (one template index per row, or -1) drops that template's term
+and renormalises the remaining weights, ``lw_i - log(1 - w_k)``: the score
+of a training point with its own template left out ([T] eq. 1.3 on the
+other templates). The excluded ``h_k`` is set to ``+inf`` before the
+log-sum-exp, so nothing is subtracted from a total (no cancellation). The last line is one GEMM of ``q`` with ``[U, U**2]``, rewritten as
 ``Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q)`` with ``a = q @ U``,
 ``b = q @ U**2``, ``Q = sum_i q_i``: both terms are non-negative (the second
 is ``Q`` times a weighted variance), which keeps round-off small and the sign
@@ -22,6 +40,27 @@ The numba backend subclasses this one and replaces :meth:`_pool` only.
 
 import numpy as np
 from scipy.special import logsumexp
+
+#: the two propagation rules, by name ([P] App. A.2-A.3; [T] eq. 1.13-1.14)
+RULES = ("conservative", "oc-dtd")
+
+
+def zero_rel(dtype):
+    """Relative size below which ``d^2`` counts as 0 (round-off of the expansion)."""
+    return 64.0 * float(np.finfo(dtype).eps)
+
+
+def exclude_log_adjust(lw, exclude):
+    """``log(1 - w_k)`` per row for ``exclude`` (0 where ``exclude < 0``).
+
+    ``log1p(-exp(lw_k))``: exact for small weights, no ``1 - w`` rounding.
+    """
+    ex = np.asarray(exclude)
+    adj = np.zeros(ex.shape[0], dtype=np.float64)
+    sel = ex >= 0
+    with np.errstate(divide="ignore"):
+        adj[sel] = np.log1p(-np.exp(lw[ex[sel]]))
+    return adj
 
 
 class NumpyBackend:
@@ -64,6 +103,8 @@ class NumpyBackend:
         U = np.asarray(templates - center, dtype=dtype, order="C")
         return {
             "U": U,
+            # the caller's array (no copy): exact differences near a template
+            "templates": templates,
             "usq": np.einsum("ij,ij->i", U, U, dtype=np.float64),
             "lw": np.asarray(log_weights, dtype=np.float64),
             "gamma": float(gamma),
@@ -72,7 +113,7 @@ class NumpyBackend:
             "UU2": None,
         }
 
-    def softmin(self, X, prep, relevance=False):
+    def softmin(self, X, prep, relevance=False, rule="oc-dtd", exclude=None):
         """Outlierness, and optionally relevance, of one chunk of queries.
 
         Parameters
@@ -81,6 +122,11 @@ class NumpyBackend:
         prep : dict
             From :meth:`prepare`.
         relevance : bool, default=False
+        rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+            Propagation rule of the relevance (module docstring).
+        exclude : ndarray of int of shape (n,) or None, default=None
+            Per row, a template whose term is dropped (weights
+            renormalised), or -1 for none.
 
         Returns
         -------
@@ -89,12 +135,19 @@ class NumpyBackend:
             Only when ``relevance`` is True.
         """
         Xc = np.asarray(X, dtype=prep["dtype"]) - prep["center"]
+        n, d = Xc.shape
         xsq = np.einsum("ij,ij->i", Xc, Xc, dtype=np.float64)
         G = Xc @ prep["U"].T
-        o = np.empty(Xc.shape[0], dtype=np.float64)
-        qsum = np.empty(Xc.shape[0], dtype=np.float64) if relevance else None
+        o = np.empty(n, dtype=np.float64)
+        qsum = np.empty(n, dtype=np.float64) if relevance else None
+        cons = rule == "conservative"
+        ex = None
+        if exclude is not None:
+            ex = np.ascontiguousarray(exclude, dtype=np.int64)
+            ex = (ex, exclude_log_adjust(prep["lw"], ex))
         self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, qsum,
-                   threads=prep.get("threads"))
+                   threads=prep.get("threads"), conservative=cons, exclude=ex,
+                   zrel=zero_rel(prep["dtype"]))
         if not relevance:
             return o.astype(prep["dtype"], copy=False)
         if prep["UU2"] is None:
@@ -103,10 +156,14 @@ class NumpyBackend:
             U = prep["U"]
             prep["UU2"] = np.concatenate([U, U * U], axis=1)
             prep["U"] = prep["UU2"][:, : U.shape[1]]
+        near = near_terms(G, qsum, X, prep["templates"], xsq, prep["usq"], prep["lw"],
+                          prep["gamma"], o) if cons else None
         # R_j = sum_i q_i (x_j - u_ij)^2 from one GEMM with [U, U**2]
         AB = G @ prep["UU2"]
         R = np.empty_like(Xc)
         self._assemble(AB, qsum, Xc, R)
+        if near is not None:
+            R += near.astype(R.dtype, copy=False)
         return o.astype(prep["dtype"], copy=False), R
 
     def softmin_distances(self, X, prep):
@@ -138,31 +195,69 @@ class NumpyBackend:
         D2 = self._distances(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o)
         return o, D2
 
+    def times_kernels(self):
+        """The Times ensemble's pair kernels (module ``_numpy_times``)."""
+        from . import _numpy_times
+
+        return _numpy_times
+
+    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
+        """One removal step of a global Times subset score ([T] eq. 1.16).
+
+        Adds ``sum_f (u_if - v_jf)^2`` over the newly dropped features
+        (the columns of ``UF`` (m, k) and ``VF`` (n, k)) to the pair
+        distances ``drop`` (m, n, in place; a GEMM, clipped at 0 when used)
+        and returns ``log sum_ij exp(a1_i + a2_j - c drop_ij)``.
+        """
+        if UF.shape[1]:
+            drop += np.einsum("ij,ij->i", UF, UF)[:, None]
+            drop += np.einsum("ij,ij->i", VF, VF)[None, :]
+            drop -= 2.0 * (UF @ VF.T)
+        return float(logsumexp(a1[:, None] + a2[None, :] - c * np.maximum(drop, 0.0)))
+
     def _distances(self, G, xsq, usq, lw, gamma, o):
         """Squared distances from the cross terms ``G``; writes ``o``."""
         D2 = _sq_from_cross(G, xsq, usq)
         o[:] = np.maximum(-logsumexp(lw - gamma * D2, axis=1), 0.0)
         return D2
 
-    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None):
+    def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
+              conservative=False, exclude=None, zrel=0.0):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 
         Writes the outlierness into ``o``; if ``qsum`` (n,) is given,
-        overwrites ``G`` with the relevance weights ``q`` (module docstring)
-        and writes their row sums into ``qsum``. ``threads`` is a hint for
+        overwrites ``G`` with the relevance weights ``q`` of the rule
+        (``conservative`` or not; module docstring, ``d_i^2`` floored at
+        ``zrel (||x||^2 + ||u_i||^2)``) and writes their row sums into
+        ``qsum``. ``exclude`` is None or
+        ``(index, log(1 - w_index))`` per row. ``threads`` is a hint for
         backends that split the pass (numba); numpy ignores it.
         """
         D2 = _sq_from_cross(G, xsq, usq)
         H = gamma * D2 - lw
-        o[:] = np.maximum(-logsumexp(-H, axis=1), 0.0)
+        rows = None
+        if exclude is not None:
+            ex, adj = exclude
+            rows = np.flatnonzero(ex >= 0)
+            H[rows, ex[rows]] = np.inf
+        with np.errstate(divide="ignore"):
+            o[:] = -logsumexp(-H, axis=1)
+        if exclude is not None:
+            o += adj
+        np.maximum(o, 0.0, out=o)
         if qsum is not None:
             # exp(o - H) sums to 1 only to ~ eps |o| (o - H_i cancels two
             # numbers of size o): normalise, as the numba pass does by
             # construction, or sum R exceeds o by a relative ~ eps o.
             P = np.exp(o[:, None] - H)
             P /= P.sum(axis=1, keepdims=True)
+            oc = o[:, None]
             with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(gamma * D2 <= o[:, None], gamma, o[:, None] / D2)
+                if conservative:
+                    floor = zrel * (xsq[:, None] + usq[None, :])
+                    scale = oc / np.maximum(np.maximum(D2, floor), _TINY)
+                else:
+                    scale = np.where(gamma * D2 <= oc, gamma, oc / D2)
             G[...] = P * scale
             qsum[:] = G.sum(axis=1, dtype=np.float64)
 
@@ -182,6 +277,46 @@ class NumpyBackend:
         var = B - A * mean
         np.maximum(var, 0.0, out=var)
         R += var
+
+
+#: entries with q_i above NEAR sqrt(eps) o / (eps S) are done directly
+NEAR = 1e-4
+_TINY = np.finfo(np.float64).tiny
+
+
+def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o):
+    """Conservative rule: take the templates near the query out of ``Q``.
+
+    Entries with ``q_i > NEAR sqrt(eps) o / (eps (||x||^2 + max ||u||^2))``
+    (module docstring) are zeroed in ``Q`` (``qsum`` recomputed for their
+    rows) and returned as an exact (n, d) float64 term: ``d_i^2`` from the
+    differences of the uncentred ``X`` and templates ``U``, ``p_i o (x_j - u_ij)^2 / d_i^2``, or ``p_i o / d`` per
+    feature where ``d_i = 0``. Returns None when there is none.
+    """
+    X = np.asarray(X)
+    n, d = X.shape
+    if n == 0 or Q.shape[1] == 0:
+        return None
+    eps = float(np.finfo(Q.dtype if X.dtype not in (np.float32, np.float64) else X.dtype).eps)
+    thr = NEAR * np.sqrt(eps) * o / np.maximum(eps * (xsq + usq.max()), _TINY)
+    rr, ii = np.nonzero(Q > thr[:, None])
+    if rr.size == 0:
+        return None
+    Q[rr, ii] = 0.0
+    rows = np.unique(rr)
+    qsum[rows] = Q[rows].sum(axis=1, dtype=np.float64)
+    diff = np.asarray(X[rr], dtype=np.float64) - np.asarray(U[ii], dtype=np.float64)
+    diff *= diff
+    d2 = diff.sum(axis=1)
+    orr = o[rr]
+    share = np.exp(lw[ii] - gamma * d2 + orr) * orr  # p_i o
+    on = d2 == 0.0
+    diff[on] = 1.0 / d  # the mean over the directions of approach
+    diff[~on] /= d2[~on, None]
+    diff *= share[:, None]
+    out = np.zeros((n, d))
+    np.add.at(out, rr, diff)
+    return out
 
 
 def _sq_from_cross(G, xsq, usq):

@@ -9,7 +9,9 @@ Same math and the same stable rearrangement as
     h_i   = g d_i^2 - lw_i
     o     = -log sum_i exp(-h_i)                (soft-min pooling)
     p_i   = softmax(-h)_i                       (soft-argmin, sums to 1)
-    q_i   = p_i min(o, g d_i^2) / d_i^2         (q_i = p_i g where g d_i^2 <= o)
+    q_i   = p_i min(o, g d_i^2) / d_i^2         rule="oc-dtd" (p_i g where g d_i^2 <= o)
+    q_i   = p_i o / d_i^2                       rule="conservative" (on-template mass
+                                                spread evenly, as in _numpy)
     R_j   = Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q),
             a = q @ U, b = q @ U**2, Q = sum_i q_i   (one GEMM on [U, U**2])
 
@@ -29,6 +31,8 @@ already chunks by it). Importing this module imports torch: the registry in
 import numpy as np
 import torch
 from sklearn import get_config
+
+from ._numpy import NEAR, _TINY, exclude_log_adjust, zero_rel
 
 __all__ = ["TorchBackend", "resolve_device"]
 
@@ -145,6 +149,8 @@ class TorchBackend:
             "U": U,
             "usq": (U64 * U64).sum(dim=1),
             "lw": to_tensor(log_weights, np.float64, self.device),
+            "lw_host": np.asarray(log_weights, dtype=np.float64),
+            "templates": templates,  # host array, no copy: exact near-template terms
             "gamma": float(gamma),
             "center": to_tensor(center, dtype, self.device),
             "dtype": dtype,
@@ -164,13 +170,14 @@ class TorchBackend:
             budget = int(get_config()["working_memory"] * 2**20)
         return max(1, int(budget // row_bytes))
 
-    def _chunks(self, X, prep, relevance):
+    def _chunks(self, X, prep, relevance, exclude=None):
         X = np.asarray(X)
         m, d = prep["U"].shape
         step = self._rows_per_chunk(m, d, prep["dtype"].itemsize, relevance)
         for start in range(0, X.shape[0], step):
             Xc = to_tensor(X[start:start + step], prep["dtype"], self.device)
-            yield Xc - prep["center"]
+            ex = None if exclude is None else exclude[start:start + step]
+            yield Xc - prep["center"], ex
 
     # ------------------------------------------------------------ kernels
     @staticmethod
@@ -183,7 +190,7 @@ class TorchBackend:
         return D2.clamp_(min=0.0)
 
     @torch.no_grad()
-    def softmin(self, X, prep, relevance=False):
+    def softmin(self, X, prep, relevance=False, rule="oc-dtd", exclude=None):
         """Outlierness, and optionally relevance, of a chunk of queries.
 
         Parameters
@@ -192,6 +199,9 @@ class TorchBackend:
         prep : dict
             From :meth:`prepare`.
         relevance : bool, default=False
+        rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+        exclude : ndarray of int of shape (n,) or None, default=None
+            Per row, a template left out (weights renormalised), or -1.
 
         Returns
         -------
@@ -201,28 +211,102 @@ class TorchBackend:
         """
         tdtype = _TORCH_DTYPES[prep["dtype"]]
         gamma, lw = prep["gamma"], prep["lw"]
+        cons = rule == "conservative"
+        zrel = zero_rel(prep["dtype"])
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=np.int64)
+            adj_all = exclude_log_adjust(prep["lw_host"], exclude)
         os, Rs = [], []
-        for Xc in self._chunks(X, prep, relevance):
+        start = 0
+        X = np.asarray(X)
+        for Xc, ex in self._chunks(X, prep, relevance, exclude):
             D2 = self._sq_distances(Xc, prep)
             H = D2 * gamma
             H.sub_(lw[None, :])
-            o = (-torch.logsumexp(-H, dim=1)).clamp_(min=0.0)
+            if ex is not None:
+                # drop the term (never subtract it from a total)
+                rows = np.flatnonzero(ex >= 0)
+                rows_t = torch.as_tensor(rows, device=self.device)
+                H[rows_t, torch.as_tensor(ex[rows], device=self.device)] = float("inf")
+            o = -torch.logsumexp(-H, dim=1)
+            if ex is not None:
+                adj = adj_all[start:start + Xc.shape[0]]
+                o.add_(torch.as_tensor(adj, device=self.device))
+            start += Xc.shape[0]
+            o.clamp_(min=0.0)
             os.append(o.to(tdtype).cpu())
             if not relevance:
                 continue
             P = torch.softmax(H.neg_(), dim=1)
             del H
             ocol = o[:, None]
-            # q_i = p_i min(o, g d_i^2) / d_i^2; p_i g where g d_i^2 <= o
-            scale = torch.where(D2 * gamma <= ocol, gamma, ocol / D2)
-            Q = P.mul_(scale).to(tdtype)
+            if cons:
+                # q_i = p_i o / d_i^2, d_i^2 floored at its round-off; the
+                # templates near the query are redone exactly (_numpy)
+                xsq = (Xc.to(torch.float64) ** 2).sum(dim=1)
+                floor = zrel * (xsq[:, None] + prep["usq"][None, :])
+                scale = ocol / torch.maximum(D2, floor).clamp_(min=_TINY)
+            else:
+                # q_i = p_i min(o, g d_i^2) / d_i^2; p_i g where g d_i^2 <= o
+                scale = torch.where(D2 * gamma <= ocol, gamma, ocol / D2)
+            Q = P.mul_(scale)
             del P, scale, D2
-            Rs.append(self._relevance_from_q(Q, Xc, prep).cpu())
+            near = self._near_terms(Q, X[start - Xc.shape[0]:start], xsq, o, prep) if cons else None
+            R = self._relevance_from_q(Q.to(tdtype), Xc, prep)
+            if near is not None:
+                R.add_(near.to(R.dtype))
+            Rs.append(R.cpu())
         o = torch.cat(os).numpy() if os else np.empty(0, prep["dtype"])
         if not relevance:
             return o
         R = torch.cat(Rs).numpy() if Rs else np.empty((0, prep["U"].shape[1]), prep["dtype"])
         return o, R
+
+    def times_kernels(self):
+        """The Times ensemble's pair kernels: numpy's, on the host.
+
+        The members' distances run on the device; the pair pooling does not
+        yet (issue 11: a device version of these kernels is unfinished).
+        """
+        from . import _numpy_times
+
+        return _numpy_times
+
+    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
+        """As :meth:`NumpyBackend.pair_subset_step`, on the host (numpy arrays)."""
+        from ._numpy import NumpyBackend
+
+        return NumpyBackend.pair_subset_step(self, a1, a2, drop, c, UF, VF)
+
+    def _near_terms(self, Q, X, xsq, o, prep):
+        """Conservative rule: the templates near the query, done exactly.
+
+        As :func:`skexplain_ad.backends._numpy.near_terms`: zeroes those
+        entries of ``Q`` (float64, in place) and returns their (n, d) term,
+        the differences taken on the host from the uncentred rows ``X`` and
+        templates (few entries).
+        """
+        n, d = X.shape
+        if n == 0 or Q.shape[1] == 0:
+            return None
+        eps = float(np.finfo(prep["dtype"]).eps)
+        thr = NEAR * np.sqrt(eps) * o / (eps * (xsq + prep["usq"].max())).clamp(min=_TINY)
+        rr, ii = torch.nonzero(Q > thr[:, None], as_tuple=True)
+        if rr.numel() == 0:
+            return None
+        Q[rr, ii] = 0.0
+        r_h, i_h = rr.cpu().numpy(), ii.cpu().numpy()
+        diff = np.asarray(X[r_h], np.float64) - np.asarray(prep["templates"][i_h], np.float64)
+        diff = torch.from_numpy(diff).to(self.device)
+        diff.mul_(diff)
+        d2 = diff.sum(dim=1)
+        orr = o[rr]
+        share = torch.exp(prep["lw"][ii] - prep["gamma"] * d2 + orr) * orr
+        on = d2 == 0.0
+        diff = torch.where(on[:, None], 1.0 / d, diff / torch.where(on, 1.0, d2)[:, None])
+        diff.mul_(share[:, None])
+        out = torch.zeros((n, d), dtype=torch.float64, device=self.device)
+        return out.index_add_(0, rr, diff)
 
     @staticmethod
     def _relevance_from_q(Q, Xc, prep):
@@ -266,7 +350,7 @@ class TorchBackend:
         """
         gamma, lw = prep["gamma"], prep["lw"]
         os, D2s = [], []
-        for Xc in self._chunks(X, prep, relevance=False):
+        for Xc, _ in self._chunks(X, prep, relevance=False):
             D2 = self._sq_distances(Xc, prep)
             o = (-torch.logsumexp(lw[None, :] - gamma * D2, dim=1)).clamp_(min=0.0)
             os.append(o.cpu())

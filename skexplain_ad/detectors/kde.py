@@ -4,7 +4,7 @@ import numpy as np
 
 from .._softmin import BaseSoftminDetector
 from ..base import BaseDetector
-from ..model_selection import resolve_gamma
+from .._gamma import resolve_gamma
 from ._params import SOFTMIN_CONSTRAINTS
 
 __all__ = ["KDEDetector"]
@@ -21,7 +21,8 @@ class KDEDetector(BaseSoftminDetector):
 
         o(x) = -\log \frac{1}{m} \sum_{i=1}^m \exp(-\gamma \|x - x_i\|^2) \ge 0.
 
-    Its explanation is [T] eq. 1.13-1.14 (see Notes).
+    Its explanation is the paper's conservative rule ([P] App. A.2-A.3) or
+    the thesis' OC-DTD ([T] eq. 1.13-1.14), chosen by ``rule`` (see Notes).
 
     Parameters
     ----------
@@ -36,9 +37,15 @@ class KDEDetector(BaseSoftminDetector):
         used is stored in ``gamma_``.
     contamination : float in (0, 0.5], default=0.1
         Expected share of outliers in the training data; sets ``offset_``.
-    backend : {"auto", "numpy", "numba", "torch"}, default="auto"
-        Compute kernels (:mod:`skexplain_ad.backends`); results agree to
-        round-off.
+    rule : {"conservative", "oc-dtd"}, default="conservative"
+        Propagation rule of ``explain``. ``"conservative"`` ([P] App.
+        A.2-A.3, the paper's KDE) sends :math:`p_i o` to each template and
+        sums to :math:`o` exactly; ``"oc-dtd"`` ([T] eq. 1.13-1.14) clamps each
+        template's share at :math:`\gamma d_i^2` and sums to at most :math:`o`.
+    backend : str, default="auto"
+        Compute kernels: "auto", "numpy", "numba", "torch" or a name
+        registered with :func:`skexplain_ad.backends.register`; results
+        agree to round-off.
     device : str or None, default=None
         Torch device, e.g. ``"cuda"`` (torch backend only).
     n_jobs : int or None, default=None
@@ -71,7 +78,19 @@ class KDEDetector(BaseSoftminDetector):
     -----
     With :math:`d_i^2 = \|x - x_i\|^2` and the soft-argmin
     :math:`p_i = e^{-\gamma d_i^2} / \sum_k e^{-\gamma d_k^2}`, the relevance
-    of feature :math:`j` is ([T] eq. 1.13-1.14)
+    of feature :math:`j` under ``rule="conservative"`` is ([P] App. A.2-A.3)
+
+    .. math::
+
+        R_j(x) = \sum_i p_i\, o(x) \frac{(x_j - x_{ij})^2}{d_i^2},
+
+    non-negative and summing to :math:`o(x)` exactly. A query on a training
+    point (:math:`d_i = 0`) has no limit there (the share depends on the
+    direction of approach); that point's share :math:`p_i o` is spread
+    evenly over the features, the mean over the directions, which keeps the
+    sum exact (:mod:`skexplain_ad._softmin`).
+
+    Under ``rule="oc-dtd"`` ([T] eq. 1.13-1.14)
 
     .. math::
 
@@ -110,7 +129,7 @@ class KDEDetector(BaseSoftminDetector):
     >>> R = det.explain(x_out)
     >>> int(R.argmax())                      # the third feature is anomalous
     2
-    >>> bool(R.sum() <= det.outlier_score(x_out)[0])  # at most o(x)
+    >>> bool(np.isclose(R.sum(), det.outlier_score(x_out)[0]))  # sums to o(x)
     True
     """
 
@@ -124,6 +143,7 @@ class KDEDetector(BaseSoftminDetector):
         *,
         gamma="scale",
         contamination=0.1,
+        rule="conservative",
         backend="auto",
         device=None,
         n_jobs=None,
@@ -131,6 +151,7 @@ class KDEDetector(BaseSoftminDetector):
     ):
         self.gamma = gamma
         self.contamination = contamination
+        self.rule = rule
         self.backend = backend
         self.device = device
         self.n_jobs = n_jobs

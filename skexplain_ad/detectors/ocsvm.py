@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._softmin import BaseSoftminDetector
 from ..base import BaseDetector
-from ..model_selection import resolve_gamma
+from .._gamma import resolve_gamma
 from ._params import SOFTMIN_CONSTRAINTS
 
 __all__ = ["OCSVMDetector"]
@@ -49,7 +49,12 @@ class OCSVMDetector(BaseSoftminDetector):
         (``offset_ = log(rho / sum(alpha))``, so ``predict`` equals
         ``OneClassSVM.predict``); a float sets ``offset_`` to that
         percentile of the training scores.
-    backend : {"auto", "numpy", "numba", "torch"}, default="auto"
+    rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+        Propagation rule of ``explain``: the thesis' OC-DTD ([T] eq.
+        1.13-1.14) or the paper's conservative rule ([P] App. A.2-A.3),
+        as in :class:`KDEDetector`.
+    backend : str, default="auto"
+        "auto", "numpy", "numba", "torch" or a registered backend name.
     device : str or None, default=None
     n_jobs : int or None, default=None
     random_state : int, RandomState instance or None, default=None
@@ -77,12 +82,13 @@ class OCSVMDetector(BaseSoftminDetector):
 
     Notes
     -----
-    Explanation by OC-DTD, [T] eq. 1.13-1.14: with :math:`d_i^2 = \|x-u_i\|^2`
+    Explanation by OC-DTD (the default), [T] eq. 1.13-1.14: with :math:`d_i^2 = \|x-u_i\|^2`
     and the soft-argmin :math:`p_i`,
     :math:`R_j = \sum_i p_i \min(o, \gamma d_i^2)/d_i^2\,(x_j - u_{ij})^2`,
     non-negative, summing to at most :math:`o(x)` and exactly to it where
     :math:`o(x) \le \gamma d_i^2` for every support vector that carries
-    weight.
+    weight. ``rule="conservative"`` replaces the clamp by :math:`o` and sums
+    to :math:`o` exactly ([P] App. A.2-A.3; see :class:`KDEDetector`).
 
     References
     ----------
@@ -124,6 +130,7 @@ class OCSVMDetector(BaseSoftminDetector):
         cache_size=200,
         max_iter=-1,
         contamination="auto",
+        rule="oc-dtd",
         backend="auto",
         device=None,
         n_jobs=None,
@@ -136,6 +143,7 @@ class OCSVMDetector(BaseSoftminDetector):
         self.cache_size = cache_size
         self.max_iter = max_iter
         self.contamination = contamination
+        self.rule = rule
         self.backend = backend
         self.device = device
         self.n_jobs = n_jobs

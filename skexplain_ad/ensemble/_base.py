@@ -10,12 +10,12 @@ the training digits).
 """
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
-from ..base import BaseDetector, chunk_n_rows
+from .._softmin import softmin_subset_score
+from ..base import BaseDetector
 
 __all__ = []
 
@@ -62,44 +62,6 @@ def softmin_params(est):
     U = np.asarray(est.templates_, dtype=np.float64)
     lw = np.asarray(est.log_weights_, dtype=np.float64).ravel()
     return U, lw, float(est.gamma_)
-
-
-def masked_sq_distances(X, keep, U):
-    """``sum_{j kept} (x_j - u_ij)^2`` for per-row feature masks, float64 (n, m).
-
-    Two GEMMs, ``(X*keep) @ U.T`` and ``keep @ (U**2).T``, on coordinates
-    centred at the templates' mean (it shrinks the norms, and so the
-    cancellation); clipped at 0. All features dropped gives exactly 0.
-    """
-    c = U.mean(axis=0)
-    Uc = U - c
-    K = np.asarray(keep, dtype=np.float64)
-    Xk = (np.asarray(X, dtype=np.float64) - c) * K
-    D2 = np.einsum("ij,ij->i", Xk, Xk)[:, None] + K @ (Uc * Uc).T - 2.0 * (Xk @ Uc.T)
-    np.maximum(D2, 0.0, out=D2)
-    return D2
-
-
-def check_subset_X(est, X):
-    """Float64 ``X`` of the fitted width, for ``_outlier_score_subset``."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != est.n_features_in_:
-        raise ValueError(
-            f"X has shape {X.shape}, but {type(est).__name__} is expecting "
-            f"{est.n_features_in_} features as input."
-        )
-    return X
-
-
-def check_keep(X, keep):
-    """Validate the boolean mask of ``_outlier_score_subset``."""
-    keep = np.asarray(keep)
-    if keep.shape != X.shape or keep.dtype != bool:
-        raise ValueError(
-            f"keep must be a boolean array of the shape of X {X.shape}; got "
-            f"dtype {keep.dtype} and shape {keep.shape}."
-        )
-    return keep
 
 
 class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
@@ -177,7 +139,7 @@ class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
         self : object
             The fitted ensemble.
         """
-        return BaseDetector.fit.__wrapped__(self, X, y)
+        return self._fit_validated(X)
 
     def _validate_estimators(self):
         cls = type(self).__name__
@@ -249,16 +211,10 @@ def supports_subset(est):
 def member_outlier_score_subset(est, X, keep):
     """Outlierness of a fitted member with only the ``keep`` features ([T] eq. 1.16).
 
-    The member's own ``_outlier_score_subset`` where it has one; for a
-    soft-min member ``o_K(x) = -log sum_i exp(lw_i - g sum_{j in K} (x_j - u_ij)^2)``,
-    float64, in row chunks.
+    The member's own ``_outlier_score_subset`` where it has one; for another
+    object with soft-min parameters, the engine's
+    :func:`~skexplain_ad._softmin.softmin_subset_score`.
     """
     if hasattr(est, "_outlier_score_subset"):
         return np.asarray(est._outlier_score_subset(X, keep), dtype=np.float64)
-    U, lw, g = softmin_params(est)
-    out = np.empty(X.shape[0])
-    step = chunk_n_rows(8 * (3 * U.shape[0] + 2 * X.shape[1]), X.shape[0])
-    for s in range(0, X.shape[0], step):
-        D2 = masked_sq_distances(X[s : s + step], keep[s : s + step], U)
-        out[s : s + step] = np.maximum(-logsumexp(lw - g * D2, axis=1), 0.0)
-    return out
+    return softmin_subset_score(X, keep, *softmin_params(est))

@@ -20,12 +20,9 @@ with itself changes nothing.
 
 import numpy as np
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ._base import (
     BaseEnsembleDetector,
-    check_keep,
-    check_subset_X,
     member_outlier_score,
     member_outlier_score_subset,
     supports_subset,
@@ -115,12 +112,16 @@ class BaggedDetector(BaseEnsembleDetector):
     and :math:`R = R_1/\sigma_1` or :math:`R = R_1` ([T] Sec. 2.1.2,
     App. A.4, "C + C is C").
 
-    ``_outlier_score_subset(X, keep)`` (exact pixel flipping, [T]
+    ``outlier_score_subset(X, keep)`` (exact pixel flipping, [T]
     eq. 1.16) is :math:`\sum_k w_k (o_{k,K}(x) - \mu_k)` with each member's
     outlierness on the kept features only: the member's own
     ``_outlier_score_subset``, or for soft-min members
     :math:`-\log\sum_i \exp(\ell_i - g \sum_{j \in K} (x_j - u_{ij})^2)`. It
     exists only when every member supports it.
+
+    The rule of the explanation is each member's own (``rule`` of a
+    :class:`KDEDetector` or :class:`OCSVMDetector` member): the pooling
+    passes ``w_k R_k`` through.
 
     References
     ----------
@@ -214,9 +215,6 @@ class BaggedDetector(BaseEnsembleDetector):
         o : ndarray of shape (n_samples,), float64
             ``sum_k w_k (o_{k,keep}(x) - mu_k)`` (class Notes).
         """
-        check_is_fitted(self)
-        X = check_subset_X(self, X)
-        keep = check_keep(X, keep)
         o = np.zeros(X.shape[0])
         for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
             o += w * (member_outlier_score_subset(est, X, keep) - mu)

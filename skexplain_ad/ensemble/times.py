@@ -90,15 +90,13 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
 
 from .. import backends
 from ..base import map_row_chunks
+from .._softmin import lse, nested_runs, sq_distances
+from ..detectors._params import RULE_CONSTRAINT
 from ._base import (
     BaseEnsembleDetector,
-    check_keep,
-    check_subset_X,
-    masked_sq_distances,
     member_outlier_score,
     softmin_params,
 )
@@ -176,6 +174,11 @@ class _Members:
         self.G = g1 + g2
         self.c = g1 * g2 / self.G
         self.dtype = dtype
+        # the pair kernels of the first member's backend (numba's compiled
+        # ones, or numpy's; torch members use numpy's on the host)
+        est = self.ests[0]
+        self.backend = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
+        self.times_kernels = self.backend.times_kernels()
 
     def kernels(self, n_rows):
         out = []
@@ -211,8 +214,22 @@ def _finish_relevance(Xc, A, B, T, mem):
     return Qt * diff * diff + var
 
 
-def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
-    from . import _times_kernels as kx
+def _zero_floor(Xc, mem):
+    """Per row, the size of ``G D_ij^2`` indistinguishable from 0: its
+    round-off, 64 eps G (||x||^2 + max ||u||^2), centred coordinates."""
+    usq = max(np.einsum("ij,ij->i", mem.Uc, mem.Uc).max(), np.einsum("ij,ij->i", mem.Vc, mem.Vc).max())
+    return 64 * np.finfo(np.float64).eps * mem.G * (np.einsum("ij,ij->i", Xc, Xc) + usq)
+
+
+def _spread(R, Z):
+    """Add each row's on-midpoint share ``Z`` evenly over the features."""
+    if Z.any():
+        R += (Z / R.shape[1])[:, None]
+    return R
+
+
+def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol, cons=False):
+    kx = mem.times_kernels
 
     (o1, D1), (o2, D2) = mem.distances(kerns, Xc)
     o = np.maximum(o1 + o2 + log_alpha, 0.0)
@@ -232,12 +249,14 @@ def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
     step = max(1, _BLOCK_VALUES // max(n + d, 1))
     for s in range(0, m, step):
         Db = _sq_dist_block(Uc[s : s + step], Vc, usq[s : s + step], vsq)
-        kx.global_scan(D1, D2, P1, P2, Db, s, o, g1, g2, c, tot, maxI, maxJ)
+        kx.global_scan(D1, D2, P1, P2, Db, s, o, g1, g2, c, cons, tot, maxI, maxJ)
     thr = (tol * tot / (m * n))[:, None]
     I = np.flatnonzero((maxI > thr).any(axis=0))
     J = np.flatnonzero((maxJ > thr).any(axis=0))
 
     # pass 2: weights of the kept pairs, feature-wise sums by GEMM
+    zfloor = _zero_floor(Xc, mem)
+    Z = np.zeros(nr)
     A = np.zeros((nr, m))
     BJ = np.zeros((nr, J.size))
     T = np.zeros((nr, d))
@@ -256,14 +275,15 @@ def _global_relevance_chunk(Xc, mem, kerns, log_alpha, tol):
                 Ib = Ibig[s : s + step]
                 Db = Dbig[s : s + step]
                 Q = np.empty((nr, Ib.size, J.size))
-                kx.global_weights(D1, D2J, P1, P2J, Db, Ib, o, g1, g2, c, G, Q, A, BJ)
+                kx.global_weights(D1, D2J, P1, P2J, Db, Ib, o, g1, g2, c, G, cons, zfloor, Z,
+                                  Q, A, BJ)
                 # T_f += sum_ij q_ij u_if u'_jf: (q V) per (row, i), then times u_i
                 M = (Q.reshape(nr * Ib.size, J.size) @ VJ).reshape(nr, Ib.size, d)
                 M *= Uc[Ib][None, :, :]
                 T += M.sum(axis=1)
     B = np.zeros((nr, n))
     B[:, J] = BJ
-    return o, _finish_relevance(Xc, A, B, T, mem)
+    return o, _spread(_finish_relevance(Xc, A, B, T, mem), Z)
 
 
 def _local_inputs(Xc, mem, kerns, ens):
@@ -279,7 +299,7 @@ def _local_inputs(Xc, mem, kerns, ens):
 
 
 def _local_score_chunk(Xc, mem, kerns, ens):
-    from . import _times_kernels as kx
+    kx = mem.times_kernels
 
     a1, a2, _, _, pi, pj, w1, w2 = _local_inputs(Xc, mem, kerns, ens)
     o1, o2 = np.empty(Xc.shape[0]), np.empty(Xc.shape[0])
@@ -287,8 +307,8 @@ def _local_score_chunk(Xc, mem, kerns, ens):
     return 0.5 * (o1 + o2)
 
 
-def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
-    from . import _times_kernels as kx
+def _local_relevance_chunk(Xc, mem, kerns, ens, tol, cons=False):
+    kx = mem.times_kernels
 
     a1, a2, D1, D2, pi, pj, w1, w2 = _local_inputs(Xc, mem, kerns, ens)
     nr, d = Xc.shape
@@ -296,9 +316,10 @@ def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
     o1, o2 = np.empty(nr), np.empty(nr)
     Q = np.empty((nr, P))
     keep = np.zeros(P, dtype=bool)
+    Z = np.zeros(nr)
     kx.local_weights(
         a1, a2, D1, D2, pi, pj, w1, w2, ens.pair_sq_dist_, ens.log_alpha_,
-        mem.g1, mem.g2, mem.c, mem.G, tol, o1, o2, Q, keep,
+        mem.g1, mem.g2, mem.c, mem.G, tol, cons, _zero_floor(Xc, mem), Z, o1, o2, Q, keep,
     )
     kept = np.flatnonzero(keep)
     A = np.zeros((nr, mem.Uc.shape[0]))
@@ -321,7 +342,7 @@ def _local_relevance_chunk(Xc, mem, kerns, ens, tol):
         W *= W
         S2 += Qk[:, s : s + step] @ W
     S2 /= G * G
-    return 0.5 * (o1 + o2), _finish_local(Xc, A, B, S2, mem)
+    return 0.5 * (o1 + o2), _spread(_finish_local(Xc, A, B, S2, mem), Z)
 
 
 def _finish_local(Xc, A, B, S2, mem):
@@ -369,6 +390,15 @@ class TimesEnsemble(BaseEnsembleDetector):
         of templates whose share of the relevance is negligible are skipped
         (module :mod:`skexplain_ad.ensemble.times`). ``0`` keeps every pair
         with a non-zero share. Scores are always exact.
+    rule : {"oc-dtd", "conservative"}, default="oc-dtd"
+        Propagation rule on the midpoint model(s): the thesis' OC-DTD,
+        ``q_ij = p_ij min(o, G D_ij^2) / D_ij^2`` ([T] eq. 1.14, 2.9, 2.15), or
+        the paper's conservative ``q_ij = p_ij o / D_ij^2`` ([P] App.
+        A.2-A.3; each local model's rows then sum to its own o). A query on
+        a midpoint (``G D_ij^2`` within round-off of 0) spreads that pair's
+        share evenly over the features, as in
+        :mod:`skexplain_ad._softmin`. The members' own ``rule`` is not used
+        (the pairs are one soft-min model).
     contamination : float in (0, 0.5], default=0.1
         Expected share of outliers in the training data; sets ``offset_``.
     n_jobs : int or None, default=None
@@ -424,13 +454,14 @@ class TimesEnsemble(BaseEnsembleDetector):
     :math:`u_{ij} = u_{ji}`; summing both is the thesis' merged model with
     weights :math:`2\beta_{ij}` ([T] Sec. 2.2.1, Fig. 2.5).
 
-    ``_outlier_score_subset(X, keep)`` is exact pixel flipping ([T] eq. 1.16)
+    ``outlier_score_subset(X, keep)`` is exact pixel flipping ([T] eq. 1.16)
     on the midpoint model(s): with only the features in ``keep``,
     :math:`o_K = \log\alpha - \log\sum_{ij} e^{\ell_i + \ell'_j - g_1 d_{i,K}^2
     - g_2 d'^2_{j,K} - c\|u_i - u'_j\|^2_{\bar K}}` (the weights :math:`\beta`
     keep their full-dimensional pair distances), so :math:`o_K = o_t` with
-    all features and 0 with none (global). It costs :math:`O(m n \min(|K|, d - |K|))`
-    per sample.
+    all features and 0 with none (global). It costs :math:`O(m n |\bar K|)`
+    per sample, and the removal steps of one sample (rows repeating it with
+    a shrinking ``keep``) together :math:`O(m n d)` plus :math:`O(m n)` per step.
 
     References
     ----------
@@ -464,6 +495,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         "k": [Interval(Integral, 1, None, closed="left"), None],
         "l": [Interval(Integral, 1, None, closed="left"), None],
         "tol": [Interval(Real, 0, 1, closed="left")],
+        "rule": RULE_CONSTRAINT,
         "n_jobs": [Integral, None],
     }
     _min_members = 2
@@ -477,6 +509,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         l=None,  # noqa: E741 - the thesis' name
         split=True,
         tol=1e-9,
+        rule="oc-dtd",
         contamination=0.1,
         n_jobs=None,
         random_state=None,
@@ -486,6 +519,7 @@ class TimesEnsemble(BaseEnsembleDetector):
         self.l = l  # noqa: E741
         self.split = split
         self.tol = tol
+        self.rule = rule
         self.contamination = contamination
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -569,15 +603,16 @@ class TimesEnsemble(BaseEnsembleDetector):
         return o.astype(X.dtype, copy=False)
 
     def _explain(self, X):
+        cons = self.rule == "conservative"
         if not self._is_local():
 
             def func(Xc, mem, kerns):
-                return _global_relevance_chunk(Xc, mem, kerns, self.log_alpha_, self.tol)
+                return _global_relevance_chunk(Xc, mem, kerns, self.log_alpha_, self.tol, cons)
 
         else:
 
             def func(Xc, mem, kerns):
-                return _local_relevance_chunk(Xc, mem, kerns, self, self.tol)
+                return _local_relevance_chunk(Xc, mem, kerns, self, self.tol, cons)
 
         _, R = self._chunked(X, func, relevance=True)
         return R.astype(X.dtype, copy=False)
@@ -585,55 +620,48 @@ class TimesEnsemble(BaseEnsembleDetector):
     def _outlier_score_subset(self, X, keep):
         """Outlierness with only the features in ``keep`` ([T] eq. 1.16).
 
-        Parameters
-        ----------
-        X : ndarray of shape (n_samples, n_features)
-        keep : ndarray of bool, shape (n_samples, n_features)
-            ``True`` where a feature is kept.
+        On validated ``X`` (the public ``outlier_score_subset`` validates).
+        The members' distances over the kept features are the engine's
+        GEMMs; the pairs' distances over the dropped features,
+        ``||u_i - u'_j||^2_{not K}``, are updated along each run of rows
+        that repeats a sample with a shrinking ``keep``
+        (:func:`~skexplain_ad._softmin.nested_runs`: the removal steps of
+        pixel flipping), so a curve costs one pass over the features
+        instead of one per step.
 
         Returns
         -------
         o : ndarray of shape (n_samples,), float64
             Exact; see the class Notes.
         """
-        check_is_fitted(self)
-        X = check_subset_X(self, X)
-        keep = check_keep(X, keep)
+        X = np.asarray(X, dtype=np.float64)
         mem = _Members(self, np.float64)
         Uc, Vc = mem.Uc, mem.Vc
         Xc = X - mem.center
-        a1 = mem.lw1 - mem.g1 * masked_sq_distances(Xc, keep, Uc)
-        a2 = mem.lw2 - mem.g2 * masked_sq_distances(Xc, keep, Vc)
-        if self._is_local():
+        zero = np.zeros(Uc.shape[1])
+        a1 = mem.lw1 - mem.g1 * sq_distances(Xc, Uc, keep, center=zero)
+        a2 = mem.lw2 - mem.g2 * sq_distances(Xc, Vc, keep, center=zero)
+        local = self._is_local()
+        if local:
             pi, pj = self.pairs_[:, 0], self.pairs_[:, 1]
-            full = self.pair_sq_dist_
-        else:
-            usq = np.einsum("ij,ij->i", Uc, Uc)
-            vsq = np.einsum("ij,ij->i", Vc, Vc)
-            full = _sq_dist_block(Uc, Vc, usq, vsq)
+            in_set = [np.flatnonzero(self.pair_sets_[:, s]) for s in (0, 1)]
+        kern = mem.backend
         out = np.empty(X.shape[0])
-        for r in range(X.shape[0]):
-            # ||u_i - u'_j||^2 over the dropped features, from the smaller side
-            kept = np.flatnonzero(keep[r])
-            dropped = np.flatnonzero(~keep[r])
-            F = dropped if dropped.size <= kept.size else kept
-            if self._is_local():
-                diff = Uc[np.ix_(pi, F)] - Vc[np.ix_(pj, F)]
-                part = np.einsum("ij,ij->i", diff, diff)
-            else:
-                UF, VF = Uc[:, F], Vc[:, F]
-                part = _sq_dist_block(
-                    UF, VF, np.einsum("ij,ij->i", UF, UF), np.einsum("ij,ij->i", VF, VF)
-                )
-            drop_sq = part if F is dropped else np.maximum(full - part, 0.0)
-            if self._is_local():
-                e = a1[r, pi] + a2[r, pj] - mem.c * drop_sq
-                o_s = [
-                    max(self.log_alpha_ - logsumexp(e[self.pair_sets_[:, s]]), 0.0)
-                    for s in (0, 1)
-                ]
-                out[r] = 0.5 * (o_s[0] + o_s[1])
-            else:
-                e = a1[r][:, None] + a2[r][None, :] - mem.c * drop_sq
-                out[r] = max(self.log_alpha_ - logsumexp(e), 0.0)
+        bounds = nested_runs(X, keep)
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            dropped = np.zeros(X.shape[1], dtype=bool)
+            drop_sq = np.zeros(pi.size) if local else np.zeros((Uc.shape[0], Vc.shape[0]))
+            for r in range(a, b):
+                F = np.flatnonzero(~keep[r] & ~dropped)
+                dropped[F] = True
+                if F.size and local:
+                    diff = Uc[np.ix_(pi, F)] - Vc[np.ix_(pj, F)]
+                    drop_sq += np.einsum("ij,ij->i", diff, diff)
+                if local:
+                    e = a1[r, pi] + a2[r, pj] - mem.c * drop_sq
+                    o_s = [max(self.log_alpha_ - lse(e[idx]), 0.0) for idx in in_set]
+                    out[r] = 0.5 * (o_s[0] + o_s[1])
+                else:
+                    lz = kern.pair_subset_step(a1[r], a2[r], drop_sq, mem.c, Uc[:, F], Vc[:, F])
+                    out[r] = max(self.log_alpha_ - lz, 0.0)
         return out

@@ -26,10 +26,11 @@ import numpy as np
 from numba import njit
 
 @njit(cache=True, nogil=True)
-def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, tot, maxI, maxJ):  # pragma: no cover
+def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ):  # pragma: no cover
     """Relevance share of the pairs of one block of templates ``i0 : i0 + b``.
 
-    Adds ``sum_j p_i p'_j min(o, G D_ij^2)`` to ``tot[r]`` and records the
+    Adds ``sum_j p_i p'_j min(o, G D_ij^2)`` (``cons``, the conservative
+    rule: ``p_i p'_j o``) to ``tot[r]`` and records the
     largest share of each template ``i`` (``maxI[r, i]``) and ``j``
     (``maxJ[r, j]``) over the block.
     """
@@ -49,7 +50,7 @@ def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, tot, maxI, maxJ):  # pra
                 gd2 = base + g2 * D2[r, j] - c * Dblk[ii, j]
                 if gd2 < 0.0:
                     gd2 = 0.0
-                ct = p1 * P2[r, j] * min(orr, gd2)
+                ct = p1 * P2[r, j] * (orr if cons else min(orr, gd2))
                 acc += ct
                 if ct > mi:
                     mi = ct
@@ -61,12 +62,17 @@ def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, tot, maxI, maxJ):  # pra
 
 
 @njit(cache=True, nogil=True)
-def global_weights(D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, Q, A, BJ):  # pragma: no cover
+def global_weights(
+    D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, cons, zfloor, Z, Q, A, BJ
+):  # pragma: no cover
     """Relevance weights ``q_ij`` of the pairs ``I x J`` (``J`` pre-gathered).
 
     ``Q[r, ii, jj] = p_i p'_j G min(o, G D^2) / (G D^2)`` (0 where
-    ``D = 0``, whose feature term vanishes); adds the row and column sums
-    into ``A[r, i]`` and ``BJ[r, jj]``.
+    ``D = 0``, whose feature term vanishes); under the conservative rule
+    (``cons``) ``p_i p'_j G o / (G D^2)``, and where ``G D^2 <= zfloor[r]``
+    (the query on the midpoint, up to round-off) 0, the pair's share
+    ``p_i p'_j o`` added to ``Z[r]`` (spread evenly by the caller). Adds the
+    row and column sums into ``A[r, i]`` and ``BJ[r, jj]``.
     """
     n_rows = D1.shape[0]
     b, nJ = Dblk.shape
@@ -80,7 +86,12 @@ def global_weights(D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, Q, A, BJ):  # pra
             for jj in range(nJ):
                 gd2 = base + g2 * D2J[r, jj] - c * Dblk[ii, jj]
                 q = 0.0
-                if gd2 > 0.0:
+                if cons:
+                    if gd2 > zfloor[r]:
+                        q = p1 * P2J[r, jj] * G * orr / gd2
+                    else:
+                        Z[r] += p1 * P2J[r, jj] * orr
+                elif gd2 > 0.0:
                     q = p1 * P2J[r, jj] * G * min(orr, gd2) / gd2
                 Q[r, ii, jj] = q
                 acc += q
@@ -160,15 +171,30 @@ def local_pool(a1, a2, pi, pj, w1, w2, log_alpha, o1, o2):  # pragma: no cover
         o2[r] = max(log_alpha - lz2, 0.0)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pair_q(sh, gd2, G, cons, zf, Z, r):  # pragma: no cover
+    """``G sh / (G D^2)``; conservative: a pair on the query sends ``sh`` to ``Z``."""
+    if cons:
+        if gd2 > zf:
+            return G * sh / gd2
+        Z[r] += sh
+        return 0.0
+    return G * sh / gd2 if gd2 > 0.0 else 0.0
+
+
 @njit(cache=True, nogil=True)
 def local_weights(
-    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, o1, o2, Q, keep
+    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, cons, zfloor,
+    Z, o1, o2, Q, keep,
 ):  # pragma: no cover
     """Outlierness and relevance weights of the local pairs ([T] eq. 2.12-2.15).
 
     Writes ``o1``, ``o2`` as :func:`local_pool` and
     ``Q[r, p] = (q1_p + q2_p) / 2`` with ``q_p = p_p G min(o, G D^2) / (G D^2)``
-    for each local model that holds pair ``p`` (``p_p`` its soft-argmin).
+    for each local model that holds pair ``p`` (``p_p`` its soft-argmin);
+    under the conservative rule (``cons``) ``q_p = p_p G o / (G D^2)``, and a
+    pair with ``G D^2 <= zfloor[r]`` (the query on its midpoint) adds its
+    share to ``Z[r]`` instead.
     ``keep[p]`` is set where the pair's share of row ``r``'s total relevance
     exceeds ``tol * total / P``, so the pairs left unset carry at most
     ``tol`` of every row's total.
@@ -198,10 +224,13 @@ def local_weights(
                 if gd2 < 0.0:
                     gd2 = 0.0
                 e = e1[i] * e2[j]
-                sh = e * (w1[p] * f1 * min(oo1, gd2) + w2[p] * f2 * min(oo2, gd2))
+                if cons:
+                    sh = e * (w1[p] * f1 * oo1 + w2[p] * f2 * oo2)
+                else:
+                    sh = e * (w1[p] * f1 * min(oo1, gd2) + w2[p] * f2 * min(oo2, gd2))
                 share[p] = sh
                 total += sh
-                Q[r, p] = G * sh / gd2 if gd2 > 0.0 else 0.0
+                Q[r, p] = _pair_q(sh, gd2, G, cons, zfloor[r], Z, r)
         else:
             for p in range(P):
                 i = pi[p]
@@ -212,12 +241,12 @@ def local_weights(
                 v = a1[r, i] + a2[r, j]
                 sh = 0.0
                 if w1[p] != 0.0:
-                    sh += 0.5 * np.exp(v - lz1) * min(oo1, gd2)
+                    sh += 0.5 * np.exp(v - lz1) * (oo1 if cons else min(oo1, gd2))
                 if w2[p] != 0.0:
-                    sh += 0.5 * np.exp(v - lz2) * min(oo2, gd2)
+                    sh += 0.5 * np.exp(v - lz2) * (oo2 if cons else min(oo2, gd2))
                 share[p] = sh
                 total += sh
-                Q[r, p] = G * sh / gd2 if gd2 > 0.0 else 0.0
+                Q[r, p] = _pair_q(sh, gd2, G, cons, zfloor[r], Z, r)
         thr = tol * total / P
         for p in range(P):
             if share[p] > thr:

@@ -252,12 +252,14 @@ def test_conv_autoencoder_converges_and_keeps_the_best_weights():
     perm = np.random.RandomState(seed_from(0)).permutation(len(X))
     Xv = (X[perm[:n_val]] - det.input_offset_) / det.input_scale_
     with torch.no_grad():
-        val = float(torch.mean((det.module_(torch.from_numpy(Xv).float()) - torch.from_numpy(Xv).float()) ** 2))
+        xv = torch.from_numpy(Xv).float()
+        val = float(torch.mean((det.module_(xv) - xv) ** 2))
     assert val == pytest.approx(det.best_validation_loss_, rel=1e-5)
     assert det.best_validation_loss_ == min(curve)
     # a blob is reconstructed better than noise of the same energy
     noise = np.random.RandomState(1).permutation(blob_images(10, seed=2).T).T
-    assert np.median(det.outlier_score(blob_images(10, seed=2))) < np.median(det.outlier_score(noise))
+    blobs = blob_images(10, seed=2)
+    assert np.median(det.outlier_score(blobs)) < np.median(det.outlier_score(noise))
 
 
 def test_conv_autoencoder_early_stopping_stops():

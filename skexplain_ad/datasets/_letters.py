@@ -163,8 +163,8 @@ def render_letters(
     or lower case (one class for both, as EMNIST "letters"), drawn white on
     black at 56 px on a 112 x 112 canvas; its strokes thickened or thinned
     by a grey dilation or erosion with a disc of radius drawn from
-    ``stroke_range`` (canvas pixels); a random rotation, shear and stretch about the centre; then
-    normalised as MNIST: cropped to the glyph, scaled into a 20 x 20 box
+    ``stroke_range`` (canvas pixels); a random rotation, shear and stretch
+    about the centre; then normalised as MNIST: cropped to the glyph, scaled into a 20 x 20 box
     with its aspect kept (box filter, i.e. anti-aliased), placed in 28 x 28
     with its centre of mass at the centre, its brightest pixel set to 1.
 
@@ -220,7 +220,9 @@ def render_letters(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}.")
     lo, hi = _check_pair(scale_range, "scale_range")
     if not 0 < lo <= hi:
-        raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range!r}.")
+        raise ValueError(
+            f"scale_range must be (low, high) with 0 < low <= high, got {scale_range!r}."
+        )
     s_lo, s_hi = _check_pair(stroke_range, "stroke_range")
     if s_lo != int(s_lo) or s_hi != int(s_hi) or s_lo > s_hi or s_lo < -3 or s_hi > 8:
         raise ValueError(

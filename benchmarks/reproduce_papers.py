@@ -362,7 +362,19 @@ def fig2_rows(roc):
         mean += [_f(paper_mean_roc(m), 1), _f(100 * np.mean(list(roc[m].values())), 1)]
     mean.append(_f(100 * np.mean(list(roc["Bag"].values())), 1))
     rows.append(mean)
+    rank = ["rank correlation with [P]"]
+    for i, m in enumerate(PAPER_MODELS):
+        rank += ["", _f(_spearman([pub[i] for pub in PAPER_FIG2.values()],
+                                  [roc[m][c] for c in PAPER_FIG2]), 2)]
+    rows.append(rank + [""])
     return header, rows
+
+
+def _spearman(a, b):
+    """Spearman rank correlation of two sequences (ties get mean ranks)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
 
 
 def clever_hans(roc, cos):
@@ -418,13 +430,20 @@ def thesis_header(first):
     return header
 
 
-def thesis_rows(first, published, ours, keys, label=str):
+def thesis_rows(first, published, ours, keys, label=str, rank=False):
     rows = []
     for k in keys:
         pub = published.get(k)
         row = [label(k)]
         for i, c in enumerate(THESIS_COLUMNS):
             row += [_f(pub[i], 3) if pub else "", _f(ours[c][k], 3)]
+        rows.append(row)
+    if rank:  # over the rows published
+        row = ["rank correlation with [T]"]
+        for i, c in enumerate(THESIS_COLUMNS):
+            both = [k for k in keys if k in published]
+            row += ["", _f(_spearman([published[k][i] for k in both],
+                                     [ours[c][k] for k in both]), 2)]
         rows.append(row)
     return thesis_header(first), rows
 
@@ -439,6 +458,34 @@ def write_csv(path, header, rows):
 # ---------------------------------------------------------------------------
 
 
+def write_tables(out, results):
+    """Every CSV table and ``settings.txt`` from a ``results`` dict (or its JSON)."""
+    p_roc, p_cos = results["paper"]["roc"], results["paper"]["cos"]
+    th = results["thesis"]
+    t31 = {int(mn): row for mn, row in th["table31"].items()}
+    t_roc, t_cos = th["table32"], th["table33"]
+    write_csv(out / "fig2_roc.csv", *fig2_rows(p_roc))
+    write_csv(out / "fig3_top3.csv", *fig3_rows(p_roc, p_cos))
+    write_csv(out / "fig6_mean.csv", *fig6_rows(p_roc, p_cos))
+    write_csv(out / "clever_hans.csv", *ch_rows(p_roc, p_cos))
+    t31_by_model = {c: {mn: t31[mn][c] for mn in t31} for c in THESIS_COLUMNS}
+    write_csv(out / "table31.csv", *thesis_rows("m, n", THESIS_TABLE_31, t31_by_model,
+                                                sorted(t31)))
+    write_csv(out / "table32.csv", *thesis_rows("corruption", THESIS_TABLE_32, t_roc,
+                                                list(THESIS_TABLE_32), _label, rank=True))
+    t33_keys = list(THESIS_TABLE_33) + [c for c in THESIS_TABLE_32 if c not in THESIS_TABLE_33]
+    write_csv(out / "table33.csv", *thesis_rows("corruption", THESIS_TABLE_33, t_cos, t33_keys,
+                                                _label))
+    lines = []
+    for k, v in results["settings"].items():
+        if isinstance(v, dict):
+            lines.append(f"{k}:")
+            lines += [f"    {kk}: {vv}" for kk, vv in v.items()]
+        else:
+            lines.append(f"{k}: {v}")
+    (out / "settings.txt").write_text("\n".join(lines) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
@@ -447,11 +494,18 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--auto-epochs", type=int, default=None,
                         help="override the autoencoder's epoch cap")
+    parser.add_argument("--tables-only", action="store_true",
+                        help="rewrite the tables from OUT_DIR/results.json, compute nothing")
     args = parser.parse_args(argv)
+    out = Path(args.out_dir)
+    if args.tables_only:
+        results = json.loads((out / "results.json").read_text())
+        write_tables(out, results)
+        print(f"rewrote the tables in {out} from results.json", flush=True)
+        return results
     cfg = dict(QUICK if args.quick else FULL)
     if args.auto_epochs is not None:
         cfg["auto_epochs"] = args.auto_epochs
-    out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
     import torch
@@ -470,21 +524,9 @@ def main(argv=None):
     t31, t31_sv, t31_info = run_table_31(cfg, args.seed, clock)
     t_roc, t_cos, t32_sv = run_tables_32_33(ds, cfg, args.seed, clock)
 
-    write_csv(out / "fig2_roc.csv", *fig2_rows(p_roc))
-    write_csv(out / "fig3_top3.csv", *fig3_rows(p_roc, p_cos))
-    write_csv(out / "fig6_mean.csv", *fig6_rows(p_roc, p_cos))
-    write_csv(out / "clever_hans.csv", *ch_rows(p_roc, p_cos))
-    t31_by_model = {c: {mn: t31[mn][c] for mn in t31} for c in THESIS_COLUMNS}
-    write_csv(out / "table31.csv", *thesis_rows("m, n", THESIS_TABLE_31, t31_by_model,
-                                                cfg["t31_mn"]))
-    write_csv(out / "table32.csv", *thesis_rows("corruption", THESIS_TABLE_32, t_roc,
-                                                list(THESIS_TABLE_32), _label))
-    t33_keys = list(THESIS_TABLE_33) + [c for c in THESIS_TABLE_32 if c not in THESIS_TABLE_33]
-    write_csv(out / "table33.csv", *thesis_rows("corruption", THESIS_TABLE_33, t_cos, t33_keys,
-                                                _label))
-
     settings = {
-        "command": "python benchmarks/reproduce_papers.py " + " ".join(argv or sys.argv[1:]),
+        "command": "python benchmarks/reproduce_papers.py " + " ".join(
+            sys.argv[1:] if argv is None else argv),
         "mode": "quick" if args.quick else "full",
         "seed": args.seed,
         **{k: v for k, v in cfg.items()},
@@ -513,14 +555,7 @@ def main(argv=None):
                       "thesis_table32": THESIS_TABLE_32, "thesis_table33": THESIS_TABLE_33},
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-    lines = []
-    for k, v in settings.items():
-        if isinstance(v, dict):
-            lines.append(f"{k}:")
-            lines += [f"    {kk}: {vv}" for kk, vv in v.items()]
-        else:
-            lines.append(f"{k}: {v}")
-    (out / "settings.txt").write_text("\n".join(lines) + "\n")
+    write_tables(out, results)
     print(f"wrote {out} in {settings['total seconds']} s", flush=True)
     return results
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 from skexplain_ad.datasets import CORRUPTIONS
 
@@ -118,17 +119,26 @@ def test_quick_run_fig2(quick_run):
     header, rows = _read(quick_run / "fig2_roc.csv")
     assert header == ["corruption", "KDE [P]", "KDE ours", "Auto [P]", "Auto ours",
                       "Deep [P]", "Deep ours", "Bag ours"]
-    assert [r[0] for r in rows] == [c.replace("_", " ") for c in rp.PAPER_FIG2] + ["mean"]
-    body = np.array([[_num(c) for c in r[1:]] for r in rows[:-1]])
+    assert [r[0] for r in rows] == [c.replace("_", " ") for c in rp.PAPER_FIG2] + [
+        "mean", "rank correlation with [P]"]
+    body = np.array([[_num(c) for c in r[1:]] for r in rows[:-2]])
     np.testing.assert_array_equal(body[:, 0], KDE_FIG2)
     np.testing.assert_array_equal(body[:, 2], AUTO_FIG2)
     np.testing.assert_array_equal(body[:, 4], DEEP_FIG2)
     ours = body[:, [1, 3, 5, 6]]
     assert np.all((ours >= 0) & (ours <= 100))
-    mean = [_num(c) for c in rows[-1][1:]]
+    mean = [_num(c) for c in rows[-2][1:]]
     assert mean[2] == 89.5
     # the mean row is the mean of the rows above (to the printed rounding)
     np.testing.assert_allclose(mean, body.mean(axis=0), atol=0.051)
+    # rank correlation of each of our columns with the published one
+    roc = json.loads((quick_run / "results.json").read_text())["paper"]["roc"]
+    rank = [_num(c) for c in rows[-1][1:]]
+    for k, m in enumerate(("KDE", "Auto", "Deep")):
+        assert rank[2 * k] is None
+        exact = [roc[m][c] for c in rp.PAPER_FIG2]
+        assert rank[2 * k + 1] == pytest.approx(
+            spearmanr(body[:, 2 * k], exact).statistic, abs=0.006)
 
 
 def test_quick_run_clever_hans_tables(quick_run):
@@ -173,6 +183,8 @@ def test_quick_run_thesis_tables(quick_run):
     assert [_num(r[11]) for r in rows] == TIMES_T31
 
     header, rows = _read(quick_run / "table32.csv")
+    assert rows[-1][0] == "rank correlation with [T]"
+    rows = rows[:-1]
     assert [r[0] for r in rows] == [c.replace("_", " ") for c in rp.THESIS_TABLE_32]
     assert [_num(r[9]) for r in rows] == BAG_T32
     ours = np.array([[_num(r[k]) for k in range(2, 13, 2)] for r in rows])

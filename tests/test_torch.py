@@ -646,3 +646,23 @@ def test_render_letters_bad_parameters(params, match):
 
     with pytest.raises(ValueError, match=match):
         render_letters(**params)
+
+
+def test_train_letter_features_script(tmp_path):
+    """The script that made the shipped weights runs end to end (tiny run) and
+    writes a state dict of the shipped extractor's shape; same seed, same tensors."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_letter_features.py"
+    spec = importlib.util.spec_from_file_location("train_letter_features", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    outs = [tmp_path / "a.pt", tmp_path / "b.pt"]
+    for out in outs:
+        script.main(per_class=2, epochs=1, seed=0, out=out, threads=1)
+    a, b = (torch.load(p, weights_only=True) for p in outs)
+    assert set(a) == set(make_feature_extractor().state_dict())
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    shipped = torch.load(LETTER_FEATURES_PATH, weights_only=True)
+    assert all(a[k].shape == shipped[k].shape for k in a)

@@ -25,7 +25,7 @@ and the timings) and ``settings.txt`` into ``--out-dir`` (default
 ``doc/reproduction``, which ``doc/reproduction.rst`` includes). Run from the
 repository root::
 
-    PYTHONPATH=. python benchmarks/reproduce_papers.py           # full, ~15 min
+    PYTHONPATH=. python benchmarks/reproduce_papers.py           # full: 5.5 min here
     PYTHONPATH=. python benchmarks/reproduce_papers.py --quick --out-dir /tmp/r
 
 ``--quick`` runs tiny sizes (a smoke test of the tables, < 1 min); its
@@ -491,7 +491,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     parser.add_argument("--out-dir", default=str(ROOT / "doc" / "reproduction"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (one: on the shared 2-core machine two threads "
+                             "were slower)")
     parser.add_argument("--auto-epochs", type=int, default=None,
                         help="override the autoencoder's epoch cap")
     parser.add_argument("--tables-only", action="store_true",

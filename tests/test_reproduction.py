@@ -118,14 +118,14 @@ def quick_run(tmp_path_factory):
 def test_quick_run_fig2(quick_run):
     header, rows = _read(quick_run / "fig2_roc.csv")
     assert header == ["corruption", "KDE [P]", "KDE ours", "Auto [P]", "Auto ours",
-                      "Deep [P]", "Deep ours", "Bag ours"]
+                      "Deep [P]", "Deep ours", "Bag ours", "KDE-scale ours"]
     assert [r[0] for r in rows] == [c.replace("_", " ") for c in rp.PAPER_FIG2] + [
         "mean", "rank correlation with [P]"]
     body = np.array([[_num(c) for c in r[1:]] for r in rows[:-2]])
     np.testing.assert_array_equal(body[:, 0], KDE_FIG2)
     np.testing.assert_array_equal(body[:, 2], AUTO_FIG2)
     np.testing.assert_array_equal(body[:, 4], DEEP_FIG2)
-    ours = body[:, [1, 3, 5, 6]]
+    ours = body[:, [1, 3, 5, 6, 7]]
     assert np.all((ours >= 0) & (ours <= 100))
     mean = [_num(c) for c in rows[-2][1:]]
     assert mean[2] == 89.5
@@ -139,12 +139,15 @@ def test_quick_run_fig2(quick_run):
         exact = [roc[m][c] for c in rp.PAPER_FIG2]
         assert rank[2 * k + 1] == pytest.approx(
             spearmanr(body[:, 2 * k], exact).statistic, abs=0.006)
+    assert rank[6] is None  # Bag: nothing published
+    exact = [roc["KDE-scale"][c] for c in rp.PAPER_FIG2]  # against [P]'s KDE
+    assert rank[7] == pytest.approx(spearmanr(KDE_FIG2, exact).statistic, abs=0.006)
 
 
 def test_quick_run_clever_hans_tables(quick_run):
     results = json.loads((quick_run / "results.json").read_text())
     roc, cos, ch = (results["paper"][k] for k in ("roc", "cos", "clever_hans"))
-    assert set(roc) == {"KDE", "Auto", "Deep", "Bag"}
+    assert set(roc) == {"KDE", "Auto", "Deep", "Bag", "KDE-scale"}
     for m in roc:
         assert set(roc[m]) == set(CORRUPTIONS)
         for c in CORRUPTIONS:
@@ -152,28 +155,33 @@ def test_quick_run_clever_hans_tables(quick_run):
             assert ch[m][c] == pytest.approx(100 * (roc[m][c] - cos[m][c]))
 
     header, rows = _read(quick_run / "fig3_top3.csv")
-    assert [r[0] for r in rows] == [m for m in ("KDE", "Auto", "Deep", "Bag") for _ in range(3)]
-    for i, m in enumerate(("KDE", "Auto", "Deep", "Bag")):
+    models = ("KDE", "Auto", "Deep", "Bag", "KDE-scale")
+    assert [r[0] for r in rows] == [m for m in models for _ in range(3)]
+    for i, m in enumerate(models):
         top = sorted(ch[m].values(), reverse=True)[:3]
         np.testing.assert_allclose([_num(r[6]) for r in rows[3 * i:3 * i + 3]], top, atol=0.051)
-        if m in rp.PAPER_FIG3:
+        pub = rp.PAPER_FIG3.get("KDE" if m == "KDE-scale" else m)
+        if pub:
             assert [(r[2], _num(r[3])) for r in rows[3 * i:3 * i + 3]] == [
-                (c.replace("_", " "), v) for c, v in rp.PAPER_FIG3[m]]
+                (c.replace("_", " "), v) for c, v in pub]
             assert [_num(r[4]) for r in rows[3 * i:3 * i + 3]] == pytest.approx(
-                [ch[m][c] for c, _ in rp.PAPER_FIG3[m]], abs=0.051)
+                [ch[m][c] for c, _ in pub], abs=0.051)
+        else:
+            assert all(r[2] == "" for r in rows[3 * i:3 * i + 3])
 
     header, rows = _read(quick_run / "fig6_mean.csv")
-    assert [r[0] for r in rows] == ["KDE", "Auto", "Deep", "Bag"]
+    assert [r[0] for r in rows] == ["KDE", "Auto", "Deep", "Bag", "KDE-scale"]
     published = {r[0]: _num(r[1]) for r in rows}
     assert published == {"KDE": round(sum(KDE_FIG2) / 15, 1), "Auto": 89.5,
-                         "Deep": round(sum(DEEP_FIG2) / 15, 1), "Bag": None}
+                         "Deep": round(sum(DEEP_FIG2) / 15, 1), "Bag": None,
+                         "KDE-scale": None}
     for r in rows:
         m = r[0]
         assert _num(r[3]) == pytest.approx(100 * np.mean(list(roc[m].values())), abs=0.051)
         assert _num(r[5]) == pytest.approx(np.mean(list(ch[m].values())), abs=0.051)
 
     header, rows = _read(quick_run / "clever_hans.csv")
-    assert len(rows) == 15 and len(header) == 1 + 4 * 3
+    assert len(rows) == 15 and len(header) == 1 + 5 * 3
 
 
 def test_quick_run_thesis_tables(quick_run):
@@ -212,7 +220,7 @@ def test_committed_page_tables(tmp_path):
     header, rows = _read(out / "fig2_roc.csv")
     assert [r[0] for r in rows[:15]] == [c.replace("_", " ") for c in rp.PAPER_FIG2]
     assert [_num(r[3]) for r in rows[:15]] == AUTO_FIG2 and _num(rows[15][3]) == 89.5
-    for name, n in [("fig3_top3.csv", 12), ("fig6_mean.csv", 4), ("clever_hans.csv", 15),
+    for name, n in [("fig3_top3.csv", 15), ("fig6_mean.csv", 5), ("clever_hans.csv", 15),
                     ("table31.csv", 7), ("table32.csv", 16), ("table33.csv", 15)]:
         assert len(_read(out / name)[1]) == n, name
     # the page's tables are those results.json gives, exactly

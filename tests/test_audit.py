@@ -340,7 +340,7 @@ def test_missing_dependencies(no_work, monkeypatch):
     # named: an error naming the install command, before any work
     with pytest.raises(ValueError, match=r"Auto needs torch .*pip install 'skexplain_ad\[torch\]'"):
         audit("mnist-c", detectors=["KDE", "Auto"])
-    with pytest.raises(ValueError, match=r"kernel-shap explainer needs shap: pip install shap"):
+    with pytest.raises(ValueError, match=r"kernel-shap explainer needs shap: pip install 'skexplain_ad\[shap\]'"):
         audit("mnist-c", detectors=["KDE"], explainers=["kernel-shap"])
     with pytest.raises(ValueError, match=r"KDE needs torch"):
         check_detectors(["KDE"], (28, 28), backend="torch")

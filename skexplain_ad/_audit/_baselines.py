@@ -215,7 +215,7 @@ def kernel_shap(score, X, background, *, nsamples=1000, random_state=None):
     try:
         import shap
     except ImportError as exc:
-        raise ImportError(f"the kernel-shap explainer needs shap: pip install shap ({exc})") from exc
+        raise ImportError(f"the kernel-shap explainer needs shap: pip install 'skexplain_ad[shap]' ({exc})") from exc
     X = np.asarray(X, dtype=np.float64)
     d = X.shape[1]
 

@@ -53,7 +53,7 @@ _INSTALL = {
     "torch": "pip install 'skexplain_ad[torch]'",
     "zennit": "pip install 'skexplain_ad[torch]'",
     "torchvision": "pip install 'skexplain_ad[torch]'",
-    "shap": "pip install shap",
+    "shap": "pip install 'skexplain_ad[shap]'",
 }
 
 

@@ -24,6 +24,7 @@ from ._registry import (
     DETECTORS,
     PROTOCOLS,
     Prefit,
+    _install_hint,
     bag_members,
     check_detectors,
     make_detector,
@@ -130,7 +131,7 @@ def _check_explainers(explainers):
     for name in names:
         missing = missing_requirements(EXPLAINERS[name])
         if missing:
-            why = f"the {name} explainer needs {', '.join(missing)}: pip install {' '.join(missing)}"
+            why = f"the {name} explainer needs {', '.join(missing)}: {_install_hint(missing)}"
             if asked:
                 raise ValueError(f"explainers: {why}.")
             skipped.append(f"{name} left out: {why}")

@@ -199,7 +199,7 @@ def summary_text(table, width=100):
         lines += textwrap.wrap(f"wall time {t['wall_seconds']:.1f} s: {parts}", width,
                                subsequent_indent="  ")
     for line in table.attrs.get("skipped", []):
-        lines.append(f"left out: {line}")
+        lines.append(line)  # "NAME left out: why"
     return "\n".join(line if len(line) <= width else line[: width - 3] + "..." for line in lines)
 
 

@@ -71,16 +71,13 @@ import numpy as np
 from scipy.special import logsumexp
 
 from ._softmin import softmin_outlierness, softmin_params
+from .base import chunk_n_rows
 
 __all__ = ["training_outlier_score", "member_rows"]
 
 #: below this share of alpha left, ``alpha - row - column + crossing`` is
 #: recomputed pair by pair (its relative round-off would exceed ~1e-10)
 _CANCEL = 2.0**-20
-
-#: local Times: values per (rows x pairs) temporary of one row chunk
-_LOCAL_VALUES = 2**21
-
 
 def training_outlier_score(est, X, rows=None):
     """Outlierness of training rows, each scored as if held out.
@@ -171,20 +168,6 @@ def bagged_training_score(ens, X, rows):
     return o.astype(X.dtype, copy=False)
 
 
-def _pair_logits(mem, rows_i=None):
-    """Blocks ``(s, L)`` of ``L_ij = lw1_i + lw2_j - c ||u_i - u'_j||^2``."""
-    Uc, Vc = mem.Uc, mem.Vc
-    usq = np.einsum("ij,ij->i", Uc, Uc)
-    vsq = np.einsum("ij,ij->i", Vc, Vc)
-    m, n = Uc.shape[0], Vc.shape[0]
-    step = max(1, 2**22 // max(n + Uc.shape[1], 1))
-    idx = np.arange(m) if rows_i is None else rows_i
-    for s in range(0, idx.size, step):
-        I = idx[s : s + step]
-        D = np.maximum(usq[I, None] + vsq[None, :] - 2.0 * (Uc[I] @ Vc.T), 0.0)
-        yield I, mem.lw1[I, None] + mem.lw2[None, :] - mem.c * D
-
-
 def _lse_without_each(v):
     """``lse(v without v[i])`` for every i, by prefix and suffix sums."""
     v = np.asarray(v, dtype=np.float64)
@@ -207,7 +190,7 @@ def times_log_alpha_without(ens, mem, ex1, ex2):
     m, n = mem.Uc.shape[0], mem.Vc.shape[0]
     logA = np.empty(m)
     cols = []
-    for I, L in _pair_logits(mem):
+    for I, L in mem.pair_logits():
         logA[I] = logsumexp(L, axis=1)
         cols.append(logsumexp(L, axis=0))
     logB = logsumexp(np.array(cols), axis=0)
@@ -233,7 +216,7 @@ def times_log_alpha_without(ens, mem, ex1, ex2):
         bad = np.flatnonzero(~(t > _CANCEL))
         if bad.size:  # cancellation: sum the remaining pairs one by one
             acc = np.full(bad.size, -np.inf)
-            for I, L in _pair_logits(mem):
+            for I, L in mem.pair_logits():
                 for b, r in enumerate(bad):
                     Lr = L[I != i0[r]]
                     Lr = np.delete(Lr, j0[r], axis=1)
@@ -258,28 +241,21 @@ def _next_neighbours(mem, k, l):
     """The ``(k+1)``-th nearest second-member template of each first-member
     template and the ``(l+1)``-th nearest first-member template of each
     second-member one (-1 where there is none), in the order of the fit's
-    search (same blocks, same stable sort)."""
-    from .ensemble.times import _BLOCK_VALUES, _sq_dist_block
-
-    Uc, Vc = mem.Uc, mem.Vc
-    m, n, d = Uc.shape[0], Vc.shape[0], Uc.shape[1]
-    usq = np.einsum("ij,ij->i", Uc, Uc)
-    vsq = np.einsum("ij,ij->i", Vc, Vc)
+    search (:func:`skexplain_ad._times.pair_statistics`: the same stable sort)."""
     out = []
-    for A, B, asq, bsq, kk in ((Uc, Vc, usq, vsq, k), (Vc, Uc, vsq, usq, l)):
-        nxt = np.full(A.shape[0], -1, dtype=np.int64)
-        if kk < B.shape[0]:
-            step = max(1, _BLOCK_VALUES // max(B.shape[0] + d, 1))
-            for s in range(0, A.shape[0], step):
-                D = _sq_dist_block(A[s : s + step], B, asq[s : s + step], bsq)
-                nxt[s : s + step] = np.argsort(D, axis=1, kind="stable")[:, kk]
+    for first, kk in ((0, k), (1, l)):
+        n_rows, n_cols = (mem.Uc.shape[0], mem.Vc.shape[0])[::1 - 2 * first]
+        nxt = np.full(n_rows, -1, dtype=np.int64)
+        if kk < n_cols:
+            for I, D in mem.pair_blocks(first):
+                nxt[I] = np.argsort(D, axis=1, kind="stable")[:, kk]
         out.append(nxt)
     return out
 
 
 def times_training_score(ens, X, rows):
     """Out-of-sample training outlierness of a TimesEnsemble (module docstring)."""
-    from .ensemble.times import _Members, _local_inputs
+    from ._times import PairModel
 
     X = np.asarray(X)
     r1, r2 = member_rows(ens, rows)
@@ -289,13 +265,13 @@ def times_training_score(ens, X, rows):
     nrow = X.shape[0]
     ex1 = np.full(nrow, -1, np.int64) if ex1 is None else ex1
     ex2 = np.full(nrow, -1, np.int64) if ex2 is None else ex2
-    mem = _Members(ens, np.float64)
+    mem = PairModel.of(ens, np.float64)
     log_alpha = times_log_alpha_without(ens, mem, ex1, ex2)
     if not ens._is_local():
         o1 = np.asarray(training_outlier_score(e1, X, r1), dtype=np.float64)
         o2 = np.asarray(training_outlier_score(e2, X, r2), dtype=np.float64)
         return np.maximum(o1 + o2 + log_alpha, 0.0).astype(X.dtype, copy=False)
-    kerns = mem.kernels(nrow)
+    kerns = mem.member_kernels()
     pi, pj = ens.pairs_[:, 0], ens.pairs_[:, 1]
     in1, in2 = ens.pair_sets_[:, 0], ens.pair_sets_[:, 1]
     # a dropped j0 was one of the k nearest of some u_i: in the refit its
@@ -304,11 +280,11 @@ def times_training_score(ens, X, rows):
     rep1 = in1 & (nxt1[pi] >= 0)  # N_1 pairs (i, j) whose j could be replaced
     rep2 = in2 & (nxt2[pj] >= 0)
     out = np.empty(nrow)
-    step = max(1, _LOCAL_VALUES // max(pi.size + mem.Uc.shape[0] + mem.Vc.shape[0], 1))
+    step = chunk_n_rows(8 * (4 * pi.size + mem.Uc.shape[0] + mem.Vc.shape[0]), nrow)
     for s in range(0, nrow, step):
         sl = slice(s, s + step)
         Xc = np.asarray(X[sl], dtype=np.float64) - mem.center
-        a1, a2 = _local_inputs(Xc, mem, kerns, ens)[:2]
+        a1, a2 = mem.logits(kerns, Xc)
         E = a1[:, pi] + a2[:, pj]
         drop = (pi[None, :] == ex1[sl, None]) | (pj[None, :] == ex2[sl, None])
         E[drop] = -np.inf

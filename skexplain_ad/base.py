@@ -68,6 +68,31 @@ def chunk_n_rows(row_bytes, n_rows, working_memory=None):
                                    working_memory=working_memory))
 
 
+#: MiB: the most one inner block of a chunk holds (the blocks of template
+#: pairs inside a row chunk of the Times ensemble): a size for the caches and
+#: the GEMMs; scikit-learn's ``working_memory`` sizes the row chunks
+BLOCK_MIB = 32
+
+
+def block_n_rows(row_bytes, n_rows):
+    """Rows of an inner block: :func:`chunk_n_rows` within
+    ``min(working_memory, BLOCK_MIB)``.
+
+    Parameters
+    ----------
+    row_bytes : int
+        Bytes of temporaries per row of the block.
+    n_rows : int
+        Total number of rows.
+
+    Returns
+    -------
+    n : int
+        At least 1.
+    """
+    return chunk_n_rows(row_bytes, n_rows, min(get_config()["working_memory"], BLOCK_MIB))
+
+
 def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None, row_args=()):
     """Apply ``func`` to row chunks of ``X`` and gather the results.
 

@@ -7,12 +7,15 @@ pair by pair ([T] eq. 2.6-2.8, 2.12-2.14) with the pairs that involve the
 training point removed and the pair weights renormalised.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble
 from skexplain_ad._calibration import times_log_alpha_without, training_outlier_score
+from skexplain_ad._times import PairModel
 from skexplain_ad.ensemble._base import split_indices
 
 from _refs import DistanceToMean, own_template
@@ -223,16 +226,17 @@ def test_times_log_alpha_without_cancelling_case():
     pair by pair instead."""
     rng = np.random.RandomState(0)
 
-    class Mem:
-        Uc, Vc = rng.normal(size=(3, 2)), rng.normal(size=(4, 2))
-        lw1 = np.log([1 - 2e-8, 1e-8, 1e-8])
-        lw2 = np.log([1 - 3e-8, 1e-8, 1e-8, 1e-8])
-        c = 0.7
+    members = [
+        SimpleNamespace(templates_=rng.normal(size=(3, 2)), gamma_=1.4,
+                        log_weights_=np.log([1 - 2e-8, 1e-8, 1e-8])),
+        SimpleNamespace(templates_=rng.normal(size=(4, 2)), gamma_=1.4,
+                        log_weights_=np.log([1 - 3e-8, 1e-8, 1e-8, 1e-8])),
+    ]
 
     class Ens:
         log_alpha_ = 0.0
 
-    mem = Mem()
+    mem = PairModel(members, np.float64)  # c = 1.4 * 1.4 / 2.8 = 0.7
     ex1, ex2 = np.array([0, 0, 1, -1]), np.array([0, -1, 2, 3])
     got = times_log_alpha_without(Ens(), mem, ex1, ex2)
     for r in range(4):
@@ -275,16 +279,18 @@ def test_held_out_inliers_flagged_at_contamination(det):
     assert np.mean(det.score_samples(X_new) < in_sample) > 0.25
 
 
-def test_local_times_in_row_chunks(monkeypatch):
-    """Chunks of a few rows give the same out-of-sample scores."""
-    import skexplain_ad._calibration as calib
+def test_local_times_in_row_chunks():
+    """Chunks of a few rows (working_memory of about three rows) give the
+    same out-of-sample scores."""
+    from sklearn import config_context
 
     X = _data(24)
     ens = TimesEnsemble([("a", KDEDetector(gamma=0.4)), ("b", KDEDetector(gamma=0.9))],
                         split=False, k=3, l=2).fit(X)
     whole = training_outlier_score(ens, X)
-    monkeypatch.setattr(calib, "_LOCAL_VALUES", 3 * ens.pairs_.shape[0])
-    assert_allclose(training_outlier_score(ens, X), whole, rtol=1e-12)
+    row_bytes = 8 * (4 * ens.pairs_.shape[0] + 2 * 24)
+    with config_context(working_memory=3.5 * row_bytes / 2**20):
+        assert_allclose(training_outlier_score(ens, X), whole, rtol=1e-12)
 
 
 def test_single_template_is_never_left_out():

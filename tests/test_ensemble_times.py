@@ -19,7 +19,6 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from _refs import DistanceToMean, ref_softmin
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector, TimesEnsemble
-from skexplain_ad.ensemble import times as times_module
 
 
 # ---------------------------------------------------------------- reference
@@ -95,18 +94,32 @@ def test_matches_explicit_midpoint_model(data, k, l, rule):
     assert_allclose(times.explain(X_test), R_ref, rtol=1e-7, atol=1e-12)
 
 
+#: MiB: a few template rows per block of pairs, one query row per chunk
+#: (sklearn warns that one row exceeds it; the tests ignore that warning)
+TINY_MEMORY = 0.002
+
+
+def _n_pair_blocks(times):
+    from skexplain_ad._times import PairModel
+
+    return len(list(PairModel.of(times, np.float64).pair_blocks(0)))
+
+
+@pytest.mark.filterwarnings("ignore:Could not adhere to working_memory")
 @pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
-def test_blocked_and_threaded_paths_match_reference(data, k, l, rule, monkeypatch):
-    # tiny blocks and chunks exercise every loop of the chunked computation
+def test_blocked_and_threaded_paths_match_reference(data, k, l, rule):
+    # a tiny working_memory: every loop over row chunks and template-pair
+    # blocks runs many times (checked), in two threads
     X, X_test = data
     times = TimesEnsemble(hetero_members(), k=k, l=l, n_jobs=2, rule=rule,
                           random_state=0).fit(X)
-    monkeypatch.setattr(times_module, "_BLOCK_VALUES", 64)
     o_ref, R_ref = ref_times(times, X_test)
-    with config_context(working_memory=0.05):
+    with config_context(working_memory=TINY_MEMORY):
+        assert _n_pair_blocks(times) > 3
         assert_allclose(times.outlier_score(X_test), o_ref, rtol=1e-7, atol=1e-12)
         assert_allclose(times.explain(X_test), R_ref, rtol=1e-7, atol=1e-12)
+    assert _n_pair_blocks(times) == 1
 
 
 @pytest.mark.parametrize("k, l", [(None, None), (2, 2)])
@@ -241,29 +254,64 @@ def test_float32_in_float32_out(data):
         assert_allclose(t32.explain(X32), t64.explain(X_test), rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore:Could not adhere to working_memory")
+@pytest.mark.parametrize("memory", [None, TINY_MEMORY])
 @pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
-def test_pair_kernels_agree_across_member_backends(data, k, l, rule, monkeypatch):
-    """The pair kernels of every backend (numpy's, numba's; torch members use
-    numpy's on the host after their own distances) give the explicit
-    midpoint model, and agree with each other to 1e-10 (float64); small
-    blocks run every loop."""
+def test_pair_pooling_agrees_across_member_backends(data, k, l, rule, memory):
+    """The pair pooling of every backend (the host's with numpy's or numba's
+    kernels; torch's on the members' device) gives the explicit midpoint
+    model, and they agree with each other to 1e-10 (float64), with one
+    block and with many."""
     from skexplain_ad import backends
 
     X, X_test = data
-    monkeypatch.setattr(times_module, "_BLOCK_VALUES", 64)
     got = {}
     for b in backends.available():
         kw = {"backend": b, "device": "cpu"} if b == "torch" else {"backend": b}
         members = [(n, e.set_params(**kw)) for n, e in hetero_members()]
         times = TimesEnsemble(members, k=k, l=l, rule=rule, random_state=0).fit(X)
-        got[b] = (times.outlier_score(X_test), times.explain(X_test))
+        with config_context(working_memory=memory or 1024):
+            got[b] = (times.outlier_score(X_test), times.explain(X_test))
     o_ref, R_ref = ref_times(times, X_test)
     for b, (o, R) in got.items():
         assert_allclose(o, o_ref, rtol=1e-7, atol=1e-12)
         assert_allclose(R, R_ref, rtol=1e-7, atol=1e-12)
         assert_allclose(o, got["numpy"][0], rtol=1e-10, atol=1e-12)
         assert_allclose(R, got["numpy"][1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
+def test_torch_members_pool_on_their_device(data, k, l, monkeypatch):
+    """With torch members the pairs are pooled by the torch backend's
+    TorchTimes on the members' device: the host kernels are never called,
+    and the result equals numpy members' to 1e-10."""
+    pytest.importorskip("torch")
+    from skexplain_ad.backends import _host_times
+    from skexplain_ad.backends._torch_times import TorchTimes
+
+    X, X_test = data
+    ref = TimesEnsemble(hetero_members(), k=k, l=l, random_state=0).fit(X)
+    members = [(n, e.set_params(backend="torch", device="cpu")) for n, e in hetero_members()]
+    times = TimesEnsemble(members, k=k, l=l, random_state=0).fit(X)
+    calls = []
+    for name in ("global_relevance", "local_relevance", "local_score"):
+        orig = getattr(TorchTimes, name)
+        monkeypatch.setattr(TorchTimes, name,
+                            lambda self, *a, _f=orig, _n=name: calls.append(_n) or _f(self, *a))
+
+    def host_called(*args, **kwargs):
+        raise AssertionError("the host pair pooling ran for torch members")
+
+    monkeypatch.setattr(_host_times.HostTimes, "global_relevance", host_called)
+    monkeypatch.setattr(_host_times.HostTimes, "local_relevance", host_called)
+    monkeypatch.setattr(_host_times.HostTimes, "local_score", host_called)
+    R = times.explain(X_test)
+    o = times.outlier_score(X_test)
+    assert calls[0] == ("global_relevance" if k is None else "local_relevance")
+    monkeypatch.undo()
+    assert_allclose(o, ref.outlier_score(X_test), rtol=1e-10, atol=1e-12)
+    assert_allclose(R, ref.explain(X_test), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])

@@ -235,11 +235,13 @@ class NumbaBackend(NumpyBackend):
     def _assemble(self, AB, qsum, Xc, R):
         _assemble_relevance(AB, qsum, Xc, R)
 
-    def times_kernels(self):
-        """The Times ensemble's pair kernels (module ``_numba_times``)."""
+    def times_pairs(self):
+        """The Times ensemble's pair pooling on the host, with numba's
+        compiled pair kernels (:mod:`~skexplain_ad.backends._numba_times`)."""
         from . import _numba_times
+        from ._host_times import HostTimes
 
-        return _numba_times
+        return HostTimes(_numba_times)
 
     def pair_subset_step(self, a1, a2, drop, c, UF, VF):
         update = UF.shape[1] > 0

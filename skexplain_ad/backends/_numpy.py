@@ -200,11 +200,13 @@ class NumpyBackend:
         D2 = self._distances(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o)
         return o, D2
 
-    def times_kernels(self):
-        """The Times ensemble's pair kernels (module ``_numpy_times``)."""
+    def times_pairs(self):
+        """The Times ensemble's pair pooling on the host, with numpy's pair
+        kernels (:mod:`~skexplain_ad.backends._numpy_times`)."""
         from . import _numpy_times
+        from ._host_times import HostTimes
 
-        return _numpy_times
+        return HostTimes(_numpy_times)
 
     def pair_subset_step(self, a1, a2, drop, c, UF, VF):
         """One removal step of a global Times subset score ([T] eq. 1.16).

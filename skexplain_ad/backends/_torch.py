@@ -156,12 +156,13 @@ class TorchBackend:
             "UU2": None,
         }
 
-    def _rows_per_chunk(self, m, d, itemsize, relevance, n_rows):
-        # the n x m blocks: G in the query dtype, ~6 float64 (d^2, h, the
-        # logsumexp / softmax temporaries, q); queries; relevance temporaries
-        row_bytes = itemsize * m + 6 * 8 * m + 2 * itemsize * d
-        if relevance:
-            row_bytes += 6 * itemsize * d
+    def rows_per_block(self, row_bytes, n_rows):
+        """Rows of a block whose temporaries take ``row_bytes`` each.
+
+        :func:`skexplain_ad.base.chunk_n_rows` with scikit-learn's
+        ``working_memory`` on the CPU, half the free device memory
+        (``torch.cuda.mem_get_info``) on CUDA.
+        """
         from ..base import chunk_n_rows
 
         working_memory = None  # the CPU: sklearn's working_memory
@@ -169,6 +170,14 @@ class TorchBackend:
             free, _ = torch.cuda.mem_get_info(self.device)
             working_memory = free / 2 / 2**20
         return chunk_n_rows(row_bytes, n_rows, working_memory)
+
+    def _rows_per_chunk(self, m, d, itemsize, relevance, n_rows):
+        # the n x m blocks: G in the query dtype, ~6 float64 (d^2, h, the
+        # logsumexp / softmax temporaries, q); queries; relevance temporaries
+        row_bytes = itemsize * m + 6 * 8 * m + 2 * itemsize * d
+        if relevance:
+            row_bytes += 6 * itemsize * d
+        return self.rows_per_block(row_bytes, n_rows)
 
     def _chunks(self, X, prep, relevance, exclude=None):
         X = np.asarray(X)
@@ -262,15 +271,12 @@ class TorchBackend:
         R = torch.cat(Rs).numpy() if Rs else np.empty((0, prep["U"].shape[1]), prep["dtype"])
         return o, R
 
-    def times_kernels(self):
-        """The Times ensemble's pair kernels: numpy's, on the host.
+    def times_pairs(self):
+        """The Times ensemble's pair pooling, on this backend's device
+        (:class:`~skexplain_ad.backends._torch_times.TorchTimes`)."""
+        from ._torch_times import TorchTimes
 
-        The members' distances run on the device; the pair pooling does not
-        yet (issue 11: a device version of these kernels is unfinished).
-        """
-        from . import _numpy_times
-
-        return _numpy_times
+        return TorchTimes(self)
 
     def pair_subset_step(self, a1, a2, drop, c, UF, VF):
         """As :meth:`NumpyBackend.pair_subset_step`, on the host (numpy arrays)."""
@@ -328,12 +334,40 @@ class TorchBackend:
         return R.add_(var)
 
     @torch.no_grad()
+    def device_distances(self, X, prep):
+        """Outlierness and squared distances of host rows, left on the device.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+        prep : dict
+            From :meth:`prepare`.
+
+        Returns
+        -------
+        o : tensor of shape (n,), float64
+        D2 : tensor of shape (n, m), float64
+            ``||x - u_i||^2`` clipped at 0 (cross terms in the dtype of
+            ``prep``).
+        """
+        gamma, lw = prep["gamma"], prep["lw"]
+        os, D2s = [], []
+        for Xc, _ in self._chunks(X, prep, relevance=False):
+            D2 = self._sq_distances(Xc, prep)
+            os.append((-torch.logsumexp(lw[None, :] - gamma * D2, dim=1)).clamp_(min=0.0))
+            D2s.append(D2)
+        if not os:
+            empty = torch.empty((0, prep["U"].shape[0]), dtype=torch.float64, device=self.device)
+            return empty[:, 0], empty
+        return torch.cat(os), torch.cat(D2s)
+
     def softmin_distances(self, X, prep):
         """Outlierness and squared distances of a chunk of queries.
 
         For models that pool over several soft-min models (the ensembles of
         :mod:`skexplain_ad.ensemble`), as
-        :meth:`~skexplain_ad.backends._numpy.NumpyBackend.softmin_distances`.
+        :meth:`~skexplain_ad.backends._numpy.NumpyBackend.softmin_distances`;
+        :meth:`device_distances` on the host.
 
         Parameters
         ----------
@@ -345,16 +379,6 @@ class TorchBackend:
         -------
         o : ndarray of shape (n,), float64
         D2 : ndarray of shape (n, m), float64
-            ``||x - u_i||^2`` clipped at 0 (cross terms in the dtype of
-            ``prep``).
         """
-        gamma, lw = prep["gamma"], prep["lw"]
-        os, D2s = [], []
-        for Xc, _ in self._chunks(X, prep, relevance=False):
-            D2 = self._sq_distances(Xc, prep)
-            o = (-torch.logsumexp(lw[None, :] - gamma * D2, dim=1)).clamp_(min=0.0)
-            os.append(o.cpu())
-            D2s.append(D2.cpu())
-        if not os:
-            return np.empty(0), np.empty((0, prep["U"].shape[0]))
-        return torch.cat(os).numpy(), torch.cat(D2s).numpy()
+        o, D2 = self.device_distances(X, prep)
+        return o.cpu().numpy(), D2.cpu().numpy()

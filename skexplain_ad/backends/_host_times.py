@@ -1,0 +1,190 @@
+"""The Times pair pooling on the host: numpy arrays, numpy's or numba's kernels.
+
+One row chunk at a time, as :mod:`skexplain_ad._times` (the formulas, [T]
+eq. 2.5-2.15 and the conservative rule [P] App. A.2-A.3, are in its
+docstring) hands it. The per-pair loops are the kernels of
+:mod:`~skexplain_ad.backends._numpy_times` (numpy, vectorised per row) or
+:mod:`~skexplain_ad.backends._numba_times` (compiled); the feature-wise
+sums are GEMMs. :mod:`skexplain_ad.backends._torch_times` is the device
+twin.
+"""
+
+import numpy as np
+
+from ..base import block_n_rows
+from ._numpy import sq_from_cross
+
+__all__ = ["HostTimes", "soft_argmin", "zero_floor"]
+
+
+def soft_argmin(a):
+    """Row-wise ``exp(a - logsumexp(a))`` ([T] eq. 1.9), renormalised.
+
+    Normalised by the sum of the very exponentials it returns rather than
+    by ``exp(a + o)``: for a far query, ``g d^2`` is so large that the
+    log-weights drown in its round-off and ``exp(a + o)`` no longer sums
+    to one (sum R would reach m n o).
+    """
+    P = np.exp(a - a.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    return P
+
+
+def zero_floor(xsq, model):
+    """Per row, the size of ``G D_ij^2`` indistinguishable from 0: its
+    round-off, 64 eps G (||x||^2 + max ||u||^2), centred coordinates."""
+    usq = max(model.usq.max(), model.vsq.max())
+    return 64 * np.finfo(np.float64).eps * model.G * (xsq + usq)
+
+
+def _spread(R, Z):
+    """Add each row's on-midpoint share ``Z`` evenly over the features."""
+    if Z.any():
+        R += (Z / R.shape[1])[:, None]
+    return R
+
+
+def _finish(Xc, A, first, second):
+    """``R_f = Q (x_f - w_f)^2 + (second_f - Q w_f^2)``, ``Q w = first / G``.
+
+    ``first = G sum_p q_p w_p``, ``second = sum_p q_p w_p^2`` (module
+    docstring of :mod:`skexplain_ad._times`); the weighted variance is
+    clipped at 0 against round-off.
+    """
+    Qt = A.sum(axis=1)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(Qt > 0, first / Qt, 0.0)
+    var = second - Qt * mean * mean
+    np.maximum(var, 0.0, out=var)
+    diff = Xc - mean
+    return Qt * diff * diff + var
+
+
+class HostTimes:
+    """Pair pooling of the Times model on the host with kernel module ``kx``.
+
+    Parameters
+    ----------
+    kx : module
+        :mod:`~skexplain_ad.backends._numpy_times` or
+        :mod:`~skexplain_ad.backends._numba_times` (same functions).
+    """
+
+    def __init__(self, kx):
+        self.kx = kx
+
+    def global_relevance(self, Xc, model, kerns, tol, cons):
+        """``(o, R)`` of global Times ([T] eq. 2.7, 2.9) for centred rows ``Xc``."""
+        kx = self.kx
+        (o1, D1), (o2, D2) = model.distances(kerns, Xc)
+        o = np.maximum(o1 + o2 + model.log_alpha, 0.0)
+        P1 = soft_argmin(model.lw1 - model.g1 * D1)
+        P2 = soft_argmin(model.lw2 - model.g2 * D2)
+        Uc, Vc, usq, vsq = model.Uc, model.Vc, model.usq, model.vsq
+        m, n, d = model.shape
+        nr = Xc.shape[0]
+        g1, g2, c, G = model.g1, model.g2, model.c, model.G
+
+        # pass 1: each query's total relevance and each template's largest share
+        tot = np.zeros(nr)
+        maxI = np.zeros((nr, m))
+        maxJ = np.zeros((nr, n))
+        for I, Db in model.pair_blocks(0):
+            kx.global_scan(D1, D2, P1, P2, Db, int(I[0]), o, g1, g2, c, cons, tot, maxI, maxJ)
+        thr = (tol * tot / (m * n))[:, None]
+        I = np.flatnonzero((maxI > thr).any(axis=0))
+        J = np.flatnonzero((maxJ > thr).any(axis=0))
+
+        # pass 2: weights of the kept pairs, feature-wise sums by GEMM
+        Z = np.zeros(nr)
+        A = np.zeros((nr, m))
+        BJ = np.zeros((nr, J.size))
+        T = np.zeros((nr, d))
+        if I.size and J.size:
+            zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model)
+            VJ = np.ascontiguousarray(Vc[J])
+            D2J = np.ascontiguousarray(D2[:, J])
+            P2J = np.ascontiguousarray(P2[:, J])
+            # template distances in large blocks (many small GEMMs between
+            # the big ones run slowly in OpenBLAS), the weights and their
+            # GEMM a few templates at a time
+            big = block_n_rows(8 * J.size, I.size)
+            step = block_n_rows(8 * nr * (J.size + d), I.size)
+            for s0 in range(0, I.size, big):
+                Ibig = I[s0 : s0 + big]
+                Dbig = sq_from_cross(Uc[Ibig] @ VJ.T, usq[Ibig], vsq[J])
+                for s in range(0, Ibig.size, step):
+                    Ib = Ibig[s : s + step]
+                    Q = np.empty((nr, Ib.size, J.size))
+                    kx.global_weights(D1, D2J, P1, P2J, Dbig[s : s + step], Ib, o, g1, g2, c,
+                                      G, cons, zfloor, Z, Q, A, BJ)
+                    # T_f += sum_ij q_ij u_if u'_jf: (q V) per (row, i), times u_i
+                    M = (Q.reshape(nr * Ib.size, J.size) @ VJ).reshape(nr, Ib.size, d)
+                    M *= Uc[Ib][None, :, :]
+                    T += M.sum(axis=1)
+        B = np.zeros((nr, n))
+        B[:, J] = BJ
+        SU = A @ np.concatenate([Uc, Uc * Uc], axis=1)
+        SV = B @ np.concatenate([Vc, Vc * Vc], axis=1)
+        first = (g1 * SU[:, :d] + g2 * SV[:, :d]) / G
+        second = (g1 * g1 * SU[:, d:] + g2 * g2 * SV[:, d:] + 2.0 * g1 * g2 * T) / (G * G)
+        return o, _spread(_finish(Xc, A, first, second), Z)
+
+    @staticmethod
+    def _local_inputs(Xc, model, kerns):
+        (_, D1), (_, D2) = model.distances(kerns, Xc)
+        a1 = model.lw1 - model.g1 * D1
+        a2 = model.lw2 - model.g2 * D2
+        # contiguous 1-d arrays: numba compiles (and runs) its fast layout
+        pi = np.ascontiguousarray(model.pairs[:, 0])
+        pj = np.ascontiguousarray(model.pairs[:, 1])
+        w1 = model.pair_sets[:, 0].astype(np.float64)
+        w2 = model.pair_sets[:, 1].astype(np.float64)
+        return a1, a2, D1, D2, pi, pj, w1, w2
+
+    def local_score(self, Xc, model, kerns):
+        """Outlierness of local Times ([T] eq. 2.12-2.14) for centred rows ``Xc``."""
+        a1, a2, _, _, pi, pj, w1, w2 = self._local_inputs(Xc, model, kerns)
+        o1, o2 = np.empty(Xc.shape[0]), np.empty(Xc.shape[0])
+        self.kx.local_pool(a1, a2, pi, pj, w1, w2, model.log_alpha, o1, o2)
+        return 0.5 * (o1 + o2)
+
+    def local_relevance(self, Xc, model, kerns, tol, cons):
+        """``(o, R)`` of local Times ([T] eq. 2.14, 2.15) for centred rows ``Xc``."""
+        kx = self.kx
+        a1, a2, D1, D2, pi, pj, w1, w2 = self._local_inputs(Xc, model, kerns)
+        nr, d = Xc.shape
+        m, n, _ = model.shape
+        P = pi.size
+        o1, o2 = np.empty(nr), np.empty(nr)
+        Q = np.empty((nr, P))
+        keep = np.zeros(P, dtype=bool)
+        Z = np.zeros(nr)
+        zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model)
+        kx.local_weights(
+            a1, a2, D1, D2, pi, pj, w1, w2, model.pair_sq_dist, model.log_alpha,
+            model.g1, model.g2, model.c, model.G, tol, cons, zfloor, Z, o1, o2, Q, keep,
+        )
+        kept = np.flatnonzero(keep)
+        A = np.zeros((nr, m))
+        B = np.zeros((nr, n))
+        if 2 * kept.size >= P:  # most pairs kept: zero the others in place
+            kx.drop_scatter(Q, keep, pi, pj, A, B)
+            Qk, pik, pjk = Q, pi, pj
+        else:
+            Qk = np.empty((nr, kept.size))
+            kx.compact_scatter(Q, kept, pi, pj, Qk, A, B)
+            del Q
+            pik, pjk = pi[kept], pj[kept]
+        # sum_p q_p w_p^2 by one GEMM over the pairs' squared midpoints
+        g1, g2, G = model.g1, model.g2, model.G
+        second = np.zeros((nr, d))
+        step = block_n_rows(8 * d, pik.size)
+        for s in range(0, pik.size, step):
+            W = g1 * model.Uc[pik[s : s + step]]
+            W += g2 * model.Vc[pjk[s : s + step]]
+            W *= W
+            second += Qk[:, s : s + step] @ W
+        second /= G * G
+        first = (g1 * (A @ model.Uc) + g2 * (B @ model.Vc)) / G
+        return 0.5 * (o1 + o2), _spread(_finish(Xc, A, first, second), Z)

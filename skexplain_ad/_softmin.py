@@ -354,15 +354,6 @@ def softmin_subset_score(X, keep, templates, log_weights, gamma):
     return out
 
 
-def lse(v):
-    """``log sum exp(v)`` of a 1-d float64 array (scipy's without its
-    per-call overhead, for the many small sums of a removal sequence)."""
-    M = v.max()
-    if not np.isfinite(M):
-        return M
-    return float(M + np.log(np.exp(v - M).sum()))
-
-
 def nested_runs(X, keep):
     """Boundaries of runs of rows that repeat a sample with a shrinking ``keep``.
 

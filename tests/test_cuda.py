@@ -180,6 +180,11 @@ def test_times_on_device_equals_explicit_midpoints(device, local):
         o_ref, R_ref = times_reference(X, ens)
     assert_allclose(ens.outlier_score(X), o_ref, rtol=1e-10, atol=1e-12)
     assert_allclose(ens.explain(X), R_ref, rtol=1e-10, atol=1e-10 * np.abs(R_ref).max())
+    # the pairs were pooled on the members' device, not on the host
+    from skexplain_ad._times import PairModel
+
+    pool = PairModel.of(ens, np.float64).backend.times_pairs()
+    assert type(pool).__name__ == "TorchTimes" and pool.device.type == device.split(":")[0]
 
 
 # ------------------------------------------------------------------ torch detectors

@@ -11,10 +11,12 @@ and call it:
 - ``softmin_distances(X, prep)`` per chunk for models made of several
   soft-min models (the ensembles): each member's outlierness and its
   distance block, from which they form their own pooling;
-- ``times_kernels()``: the module of the Times ensemble's pair kernels
-  (``global_scan``, ``global_weights``, ``local_pool``, ``local_weights``,
-  ``compact_scatter``, ``drop_scatter``), and ``pair_subset_step`` for its
-  pixel-flipping steps.
+- ``times_pairs()``: the Times ensemble's pooling over template pairs
+  (``global_relevance``, ``local_score``, ``local_relevance`` per row chunk;
+  :mod:`skexplain_ad._times`): on the host for numpy and numba
+  (``_host_times`` with ``_numpy_times`` or ``_numba_times``), on the
+  members' device for torch (``_torch_times``); and ``pair_subset_step``
+  for its pixel-flipping steps.
 
 Backends are registered by name and imported on first use, so that importing
 :mod:`skexplain_ad` imports neither numba's compiler nor torch.

@@ -1,6 +1,6 @@
 """numba kernels of the Times ensemble: pooling over pairs of templates.
 
-Imported on first use (by :mod:`skexplain_ad.ensemble.times`), so that
+Imported on first use (by :mod:`skexplain_ad.backends._numba`), so that
 importing the package compiles nothing. Every kernel is a top-level
 ``@njit(cache=True, nogil=True)`` function (row chunks run in threads) and
 works on float64 arrays computed by the caller:

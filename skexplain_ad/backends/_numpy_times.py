@@ -5,8 +5,9 @@ The same functions, signatures and results (to round-off) as
 arrays and the formulas: [T] eq. 1.14 on the midpoint model, eq. 2.5-2.15;
 the conservative rule [P] App. A.2-A.3), vectorised over the pairs of one
 row at a time instead of compiled, so that numpy members never import numba.
-The numpy and torch backends hand these to the Times ensemble; the numba
-backend hands its compiled twins.
+The numpy backend's pooling (:mod:`~skexplain_ad.backends._host_times`)
+calls these; the numba backend's calls the compiled twins, the torch
+backend pools on its device (:mod:`~skexplain_ad.backends._torch_times`).
 """
 
 import numpy as np

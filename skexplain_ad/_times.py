@@ -354,15 +354,18 @@ def times_subset_score(model, X, keep):
     zero = np.zeros(Uc.shape[1])
     a1 = model.lw1 - model.g1 * sq_distances(Xc, Uc, keep, center=zero)
     a2 = model.lw2 - model.g2 * sq_distances(Xc, Vc, keep, center=zero)
+    # features as rows: a step's newly dropped features are a row gather
+    UT, VT = np.ascontiguousarray(Uc.T), np.ascontiguousarray(Vc.T)
     out = np.empty(X.shape[0])
+    drop_sq = np.empty((Uc.shape[0], Vc.shape[0]))
     bounds = nested_runs(X, keep)
     for a, b in zip(bounds[:-1], bounds[1:]):
         dropped = np.zeros(X.shape[1], dtype=bool)
-        drop_sq = np.zeros((Uc.shape[0], Vc.shape[0]))
+        drop_sq[:] = 0.0
         for r in range(a, b):
             F = np.flatnonzero(~keep[r] & ~dropped)
             dropped[F] = True
-            lz = model.backend.pair_subset_step(a1[r], a2[r], drop_sq, model.c, Uc[:, F], Vc[:, F])
+            lz = model.backend.pair_subset_step(a1[r], a2[r], drop_sq, model.c, UT[F].T, VT[F].T)
             out[r] = max(model.log_alpha - lz, 0.0)
     return out
 

@@ -142,6 +142,18 @@ def _install_hint(modules):
     return " and ".join(cmds)
 
 
+def refuse_or_leave_out(asked, param, error, line, skipped):
+    """A selected name that cannot run here.
+
+    The user named it (``asked``): a ValueError ``"{param}: {error}."``
+    before any work. It came with the defaults: ``line`` goes to
+    ``skipped`` (printed once) and the audit goes on without it.
+    """
+    if asked:
+        raise ValueError(f"{param}: {error}.")
+    skipped.append(line)
+
+
 def _shape_ok(spec, image_shape):
     return spec.image_shape is None or (
         image_shape is not None and tuple(image_shape) == tuple(spec.image_shape))
@@ -202,17 +214,14 @@ def check_detectors(detectors=None, image_shape=None, *, backend="auto"):
             shape = "tables" if image_shape is None else f"{tuple(image_shape)} images"
             why = (f"{name} reads {spec.image_shape[0]} x {spec.image_shape[1]} images only "
                    f"(its shipped feature extractor); this data set has {shape}")
-            if asked:
-                raise ValueError(f"detectors: {why}.")
-            skipped.append(f"{name} left out: {why}.")
+            refuse_or_leave_out(asked, "detectors", why, f"{name} left out: {why}.", skipped)
             continue
         missing = missing_requirements((*spec.requires, *extra))
         if missing:
-            mods = ", ".join(missing)
-            why = f"{name} needs {mods} ({'; '.join(missing.values())})"
-            if asked:
-                raise ValueError(f"detectors: {why}: {_install_hint(missing)}.")
-            skipped.append(f"{name} left out: needs {mods}: {_install_hint(missing)}")
+            mods, hint = ", ".join(missing), _install_hint(missing)
+            why = f"{name} needs {mods} ({'; '.join(missing.values())}): {hint}"
+            refuse_or_leave_out(asked, "detectors", why,
+                                f"{name} left out: needs {mods}: {hint}", skipped)
             continue
         names.append(name)
     if "Bag" in names:
@@ -221,10 +230,8 @@ def check_detectors(detectors=None, image_shape=None, *, backend="auto"):
                    and not missing_requirements(DETECTORS[m].requires)]
         if len(members) < 2:
             why = f"Bag needs two of KDE, Auto, Deep; only {members} can run here"
-            if asked:
-                raise ValueError(f"detectors: {why}.")
+            refuse_or_leave_out(asked, "detectors", why, f"{why}: left out.", skipped)
             names.remove("Bag")
-            skipped.append(f"{why}: left out.")
     return names, skipped
 
 

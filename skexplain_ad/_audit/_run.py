@@ -29,6 +29,7 @@ from ._registry import (
     check_detectors,
     make_detector,
     missing_requirements,
+    refuse_or_leave_out,
 )
 
 __all__ = ["audit", "AuditWarning", "COLUMNS", "STAGES"]
@@ -132,9 +133,7 @@ def _check_explainers(explainers):
         missing = missing_requirements(EXPLAINERS[name])
         if missing:
             why = f"the {name} explainer needs {', '.join(missing)}: {_install_hint(missing)}"
-            if asked:
-                raise ValueError(f"explainers: {why}.")
-            skipped.append(f"{name} left out: {why}")
+            refuse_or_leave_out(asked, "explainers", why, f"{name} left out: {why}", skipped)
             continue
         keep.append(name)
     return keep, skipped

@@ -362,23 +362,8 @@ class TorchBackend:
         return torch.cat(os), torch.cat(D2s)
 
     def softmin_distances(self, X, prep):
-        """Outlierness and squared distances of a chunk of queries.
-
-        For models that pool over several soft-min models (the ensembles of
-        :mod:`skexplain_ad.ensemble`), as
-        :meth:`~skexplain_ad.backends._numpy.NumpyBackend.softmin_distances`;
-        :meth:`device_distances` on the host.
-
-        Parameters
-        ----------
-        X : ndarray of shape (n, d)
-        prep : dict
-            From :meth:`prepare`.
-
-        Returns
-        -------
-        o : ndarray of shape (n,), float64
-        D2 : ndarray of shape (n, m), float64
-        """
+        """:meth:`device_distances`, brought to the host as numpy arrays (the
+        interface of :meth:`NumpyBackend.softmin_distances
+        <skexplain_ad.backends._numpy.NumpyBackend.softmin_distances>`)."""
         o, D2 = self.device_distances(X, prep)
         return o.cpu().numpy(), D2.cpu().numpy()

@@ -16,7 +16,10 @@ reference measured in the same process:
 - ``BaggedDetector`` of the two members, ``score_samples`` and ``explain``;
 - exact pixel flipping ([T] eq. 1.16, ``metrics.pixel_flipping_curve``, 20
   steps, relevance and random order) of global and local (k = l = 5) Times
-  on ``--n-flip`` queries, against one member's (target: <= 4x).
+  on ``--n-flip`` queries, against one member's (target: <= 4x per
+  member). Global Times' subset score costs O(m n d) per curve against a
+  member's O(steps m d), so its ratio grows as n / steps: the target holds
+  up to about a hundred templates a member.
 
 Run from the repository root::
 
@@ -155,11 +158,14 @@ def main(argv=None):
 
     t_flip_member = flip(c1)
     row("pixel flipping one member", t_flip_member, extra=f"{len(Qf)} queries, 20 steps")
-    row("pixel flipping global Times", flip(times), "one member", t_flip_member,
-        "target <= 4x")
+    # the issue's target is per member: a Times ensemble has two
+    t_flip = flip(times)
+    row("pixel flipping global Times", t_flip, "one member", t_flip_member,
+        f"{t_flip / t_flip_member / 2:.1f}x per member; target <= 4x")
     local5 = TimesEnsemble(members, k=5, l=5, random_state=0).fit(X_train)
-    row("pixel flipping local Times k=l=5", flip(local5), "one member", t_flip_member,
-        "target <= 4x")
+    t_flip = flip(local5)
+    row("pixel flipping local Times k=l=5", t_flip, "one member", t_flip_member,
+        f"{t_flip / t_flip_member / 2:.1f}x per member; target <= 4x")
 
     t_local = {}
     for k in args.k:

@@ -106,6 +106,8 @@ Decomposition of Outlier-Ensembles", 2021, eq. 1.14, 1.16, 2.5-2.15,
 App. A.4; [P] the conservative rule, App. A.2-A.3.
 """
 
+from functools import cached_property
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -158,9 +160,7 @@ class PairModel:
                  pair_sq_dist=None):
         (U, lw1, g1), (V, lw2, g2) = (softmin_params(e) for e in members)
         self.members = list(members)
-        self.center = np.vstack([U, V]).mean(axis=0)
-        self.Uc, self.Vc = U - self.center, V - self.center
-        self.usq, self.vsq = _sqnorms(self.Uc), _sqnorms(self.Vc)
+        self._U, self._V = U, V
         self.lw1, self.lw2 = lw1, lw2
         self.g1, self.g2 = g1, g2
         self.G = g1 + g2
@@ -172,6 +172,27 @@ class PairModel:
         self.pair_sq_dist = pair_sq_dist
         est = self.members[0]
         self.backend = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
+
+    # the centred templates on first use (the global score needs none)
+    @cached_property
+    def center(self):
+        return np.vstack([self._U, self._V]).mean(axis=0)
+
+    @cached_property
+    def Uc(self):
+        return self._U - self.center
+
+    @cached_property
+    def Vc(self):
+        return self._V - self.center
+
+    @cached_property
+    def usq(self):
+        return _sqnorms(self.Uc)
+
+    @cached_property
+    def vsq(self):
+        return _sqnorms(self.Vc)
 
     @classmethod
     def of(cls, ens, dtype):
@@ -186,7 +207,7 @@ class PairModel:
     @property
     def shape(self):
         """``(m, n, d)``: the two template counts and the feature count."""
-        return self.Uc.shape[0], self.Vc.shape[0], self.Uc.shape[1]
+        return self._U.shape[0], self._V.shape[0], self._U.shape[1]
 
     def member_kernels(self):
         """``[(backend, prep), ...]`` of each member, for one call."""

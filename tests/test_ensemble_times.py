@@ -105,6 +105,18 @@ def _n_pair_blocks(times):
     return len(list(PairModel.of(times, np.float64).pair_blocks(0)))
 
 
+def test_pair_blocks_within_block_budget():
+    """Inner blocks hold at most min(working_memory, BLOCK_MIB) MiB: 32 MiB
+    under sklearn's default 1 GiB, less under a smaller working_memory."""
+    from skexplain_ad.base import BLOCK_MIB, block_n_rows
+
+    row = 8 * 1000
+    assert block_n_rows(row, 10**9) == BLOCK_MIB * 2**20 // row
+    with config_context(working_memory=1):
+        assert block_n_rows(row, 10**9) == 2**20 // row
+    assert block_n_rows(row, 7) == 7
+
+
 @pytest.mark.filterwarnings("ignore:Could not adhere to working_memory")
 @pytest.mark.parametrize("rule", ["oc-dtd", "conservative"])
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])

@@ -350,73 +350,44 @@ def times_relevance(model, X, tol=1e-9, rule="oc-dtd", n_jobs=None):
 def times_subset_score(model, X, keep):
     """Outlierness with only the features in ``keep`` ([T] eq. 1.16), float64.
 
-    The members' distances over the kept features are the engine's GEMMs
-    (:func:`~skexplain_ad._softmin.sq_distances`). The pairs' distances
-    over the dropped features, ``||u_i - u'_j||^2_{not K}``:
+    The members' log-kernels over the kept features are the engine's GEMMs
+    (:func:`~skexplain_ad._softmin.sq_distances`, on the host); the pair
+    sums are the backend's (``times_pairs()``, on the members' device for
+    torch):
 
-    - global: updated along each run of rows that repeats a sample with a
-      shrinking ``keep`` (:func:`~skexplain_ad._softmin.nested_runs`: the
-      removal steps of pixel flipping), one GEMM over the newly dropped
-      features per step, so a curve costs one pass over the features
-      instead of one per step (the backend's ``pair_subset_step``);
+    - global: the pairs' distances over the dropped features,
+      ``||u_i - u'_j||^2_{not K}``, updated along each run of rows that
+      repeats a sample with a shrinking ``keep``
+      (:func:`~skexplain_ad._softmin.nested_runs`: the removal steps of
+      pixel flipping), one GEMM over the newly dropped features per step,
+      so a curve costs one pass over the features instead of one per step;
     - local: for every row at once, one GEMM of the rows' dropped-feature
-      masks with the pairs' squared differences ``(u_if - u'_jf)^2``, a
-      block of pairs at a time.
+      masks with the pairs' squared differences, a block of pairs at a
+      time.
 
-    Global: ``o_K = o_t`` with every feature kept and 0 with none. On the
-    host, for every backend (as the single models' subset score).
+    Global: ``o_K = o_t`` with every feature kept and 0 with none.
     """
     X = np.asarray(X, dtype=np.float64)
     keep = np.asarray(keep, dtype=bool)
     Xc = X - model.center
-    if model.local:
-        return _local_subset_score(model, Xc, keep)
-    Uc, Vc = model.Uc, model.Vc
-    zero = np.zeros(Uc.shape[1])
-    a1 = model.lw1 - model.g1 * sq_distances(Xc, Uc, keep, center=zero)
-    a2 = model.lw2 - model.g2 * sq_distances(Xc, Vc, keep, center=zero)
-    # features as rows: a step's newly dropped features are a row gather
-    UT, VT = np.ascontiguousarray(Uc.T), np.ascontiguousarray(Vc.T)
-    out = np.empty(X.shape[0])
-    drop_sq = np.empty((Uc.shape[0], Vc.shape[0]))
-    bounds = nested_runs(X, keep)
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        dropped = np.zeros(X.shape[1], dtype=bool)
-        drop_sq[:] = 0.0
-        for r in range(a, b):
-            F = np.flatnonzero(~keep[r] & ~dropped)
-            dropped[F] = True
-            lz = model.backend.pair_subset_step(a1[r], a2[r], drop_sq, model.c, UT[F].T, VT[F].T)
-            out[r] = max(model.log_alpha - lz, 0.0)
-    return out
-
-
-def _local_subset_score(model, Xc, keep):
-    """Local Times' subset score ([T] eq. 2.12-2.14 with eq. 1.16), float64."""
+    pool = model.backend.times_pairs()
     m, n, d = model.shape
-    pi, pj = model.pairs[:, 0], model.pairs[:, 1]
-    sets = model.pair_sets
     zero = np.zeros(d)
-    out = np.empty(Xc.shape[0])
-    rows = chunk_n_rows(8 * (3 * (m + n) + 2 * d), Xc.shape[0])
-    for r0 in range(0, Xc.shape[0], rows):
-        sl = slice(r0, r0 + rows)
-        a1 = model.lw1 - model.g1 * sq_distances(Xc[sl], model.Uc, keep[sl], center=zero)
-        a2 = model.lw2 - model.g2 * sq_distances(Xc[sl], model.Vc, keep[sl], center=zero)
-        dropped = (~keep[sl]).astype(np.float64)
-        lz = np.full((2, a1.shape[0]), -np.inf)
-        step = block_n_rows(8 * (d + 3 * a1.shape[0]), pi.size)
-        for s in range(0, pi.size, step):
-            p = slice(s, s + step)
-            sq = model.Uc[pi[p]] - model.Vc[pj[p]]
-            sq *= sq
-            E = dropped @ sq.T  # ||u_i - u'_j||^2 over each row's dropped features
-            E *= -model.c
-            E += a1[:, pi[p]]
-            E += a2[:, pj[p]]
-            for k in (0, 1):
-                if sets[p, k].any():
-                    lz[k] = np.logaddexp(lz[k], logsumexp(E[:, sets[p, k]], axis=1))
+
+    def logits(rows):
+        return (model.lw1 - model.g1 * sq_distances(Xc[rows], model.Uc, keep[rows], center=zero),
+                model.lw2 - model.g2 * sq_distances(Xc[rows], model.Vc, keep[rows], center=zero))
+
+    if not model.local:
+        bounds = nested_runs(X, keep)
+        lz = pool.global_subset(model, *logits(slice(None)), keep,
+                                list(zip(bounds[:-1], bounds[1:])))
+        return np.maximum(model.log_alpha - lz, 0.0)
+    out = np.empty(X.shape[0])
+    step = chunk_n_rows(8 * (3 * (m + n) + 2 * d), X.shape[0])
+    for r0 in range(0, X.shape[0], step):
+        rows = slice(r0, r0 + step)
+        lz = pool.local_subset(model, *logits(rows), keep[rows])
         o = np.maximum(model.log_alpha - lz, 0.0)
-        out[sl] = 0.5 * (o[0] + o[1])
+        out[rows] = 0.5 * (o[0] + o[1])
     return out

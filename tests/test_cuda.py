@@ -185,6 +185,15 @@ def test_times_on_device_equals_explicit_midpoints(device, local):
 
     pool = PairModel.of(ens, np.float64).backend.times_pairs()
     assert type(pool).__name__ == "TorchTimes" and pool.device.type == device.split(":")[0]
+    # pixel flipping's subset scores (on the device too) equal numpy members'
+    host = TimesEnsemble([(n, KDEDetector(gamma=g, backend="numpy")) for n, g in
+                          (("c1", 1.5), ("c2", 2.5))], tol=0.0, random_state=0, **kl).fit(X_train)
+    Xf = np.repeat(X, 6, axis=0)
+    keep = np.ones(Xf.shape, dtype=bool)
+    for r in range(Xf.shape[0]):
+        keep[r, : r % 6] = False
+    assert_allclose(ens.outlier_score_subset(Xf, keep), host.outlier_score_subset(Xf, keep),
+                    rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------ torch detectors

@@ -296,8 +296,9 @@ def test_pair_pooling_agrees_across_member_backends(data, k, l, rule, memory):
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])
 def test_torch_members_pool_on_their_device(data, k, l, monkeypatch):
     """With torch members the pairs are pooled by the torch backend's
-    TorchTimes on the members' device: the host kernels are never called,
-    and the result equals numpy members' to 1e-10."""
+    TorchTimes on the members' device -- scores, relevances and pixel
+    flipping's subset scores: the host's pooling is never called, and the
+    results equal numpy members' to 1e-10."""
     pytest.importorskip("torch")
     from skexplain_ad.backends import _host_times
     from skexplain_ad.backends._torch_times import TorchTimes
@@ -306,8 +307,18 @@ def test_torch_members_pool_on_their_device(data, k, l, monkeypatch):
     ref = TimesEnsemble(hetero_members(), k=k, l=l, random_state=0).fit(X)
     members = [(n, e.set_params(backend="torch", device="cpu")) for n, e in hetero_members()]
     times = TimesEnsemble(members, k=k, l=l, random_state=0).fit(X)
+    # pixel flipping's rows: two samples, each with a shrinking keep
+    rng = np.random.RandomState(1)
+    order = [rng.permutation(X.shape[1]) for _ in range(2)]
+    Xf = np.repeat(X_test[:2], X.shape[1] + 1, axis=0)
+    keep = np.ones(Xf.shape, dtype=bool)
+    for s, o_s in enumerate(order):
+        for t in range(X.shape[1] + 1):
+            keep[s * (X.shape[1] + 1) + t, o_s[:t]] = False
+    methods = ("global_relevance", "local_relevance", "local_score", "global_subset",
+               "local_subset")
     calls = []
-    for name in ("global_relevance", "local_relevance", "local_score"):
+    for name in methods:
         orig = getattr(TorchTimes, name)
         monkeypatch.setattr(TorchTimes, name,
                             lambda self, *a, _f=orig, _n=name: calls.append(_n) or _f(self, *a))
@@ -315,15 +326,18 @@ def test_torch_members_pool_on_their_device(data, k, l, monkeypatch):
     def host_called(*args, **kwargs):
         raise AssertionError("the host pair pooling ran for torch members")
 
-    monkeypatch.setattr(_host_times.HostTimes, "global_relevance", host_called)
-    monkeypatch.setattr(_host_times.HostTimes, "local_relevance", host_called)
-    monkeypatch.setattr(_host_times.HostTimes, "local_score", host_called)
+    for name in methods:
+        monkeypatch.setattr(_host_times.HostTimes, name, host_called)
     R = times.explain(X_test)
     o = times.outlier_score(X_test)
-    assert calls[0] == ("global_relevance" if k is None else "local_relevance")
+    o_sub = times.outlier_score_subset(Xf, keep)
+    kind = "global" if k is None else "local"
+    assert calls[0] == f"{kind}_relevance" and calls[-1] == f"{kind}_subset"
     monkeypatch.undo()
     assert_allclose(o, ref.outlier_score(X_test), rtol=1e-10, atol=1e-12)
     assert_allclose(R, ref.explain(X_test), rtol=1e-10, atol=1e-12)
+    assert_allclose(o_sub, ref.outlier_score_subset(Xf, keep), rtol=1e-10, atol=1e-12)
+    assert_allclose(o_sub, ref_times(ref, Xf, keep)[0], rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("k, l", [(None, None), (2, 3)])

@@ -12,11 +12,11 @@ and call it:
   soft-min models (the ensembles): each member's outlierness and its
   distance block, from which they form their own pooling;
 - ``times_pairs()``: the Times ensemble's pooling over template pairs
-  (``global_relevance``, ``local_score``, ``local_relevance`` per row chunk;
+  (``global_relevance``, ``local_score``, ``local_relevance`` per row
+  chunk, ``global_subset`` and ``local_subset`` for pixel flipping;
   :mod:`skexplain_ad._times`): on the host for numpy and numba
-  (``_host_times`` with ``_numpy_times`` or ``_numba_times``), on the
-  members' device for torch (``_torch_times``); and ``pair_subset_step``
-  for its pixel-flipping steps.
+  (``_host_times`` with the pair kernels of ``_numpy_times`` or
+  ``_numba_times``), on the members' device for torch (``_torch_times``).
 
 Backends are registered by name and imported on first use, so that importing
 :mod:`skexplain_ad` imports neither numba's compiler nor torch.

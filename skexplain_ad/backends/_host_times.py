@@ -10,6 +10,7 @@ twin.
 """
 
 import numpy as np
+from scipy.special import logsumexp
 
 from ..base import block_n_rows
 from ._numpy import sq_from_cross
@@ -188,3 +189,54 @@ class HostTimes:
         second /= G * G
         first = (g1 * (A @ model.Uc) + g2 * (B @ model.Vc)) / G
         return 0.5 * (o1 + o2), _spread(_finish(Xc, A, first, second), Z)
+
+    def global_subset(self, model, a1, a2, keep, runs):
+        """``log sum_ij exp(a1_i + a2_j - c ||u_i - u'_j||^2_{not K})`` per row
+        of global Times' subset score ([T] eq. 1.16; :mod:`skexplain_ad._times`).
+
+        ``a1``, ``a2``: the members' log-kernels over each row's kept
+        features; ``runs``: ``(start, stop)`` of the runs of rows that
+        repeat a sample with a shrinking ``keep``. Along a run the pair
+        distances over the dropped features are updated by the kernels'
+        ``pair_subset_step``, one GEMM over the newly dropped features.
+        """
+        # features as rows: a step's newly dropped features are a row gather
+        UT, VT = np.ascontiguousarray(model.Uc.T), np.ascontiguousarray(model.Vc.T)
+        lz = np.empty(a1.shape[0])
+        drop = np.empty((UT.shape[1], VT.shape[1]))
+        for a, b in runs:
+            dropped = np.zeros(keep.shape[1], dtype=bool)
+            drop[:] = 0.0
+            for r in range(a, b):
+                F = np.flatnonzero(~keep[r] & ~dropped)
+                dropped[F] = True
+                lz[r] = self.kx.pair_subset_step(a1[r], a2[r], drop, model.c, UT[F].T, VT[F].T)
+        return lz
+
+    def local_subset(self, model, a1, a2, keep):
+        """``(lz1, lz2)``: the log-sums of local Times' two pair sets per row
+        of its subset score ([T] eq. 2.12-2.14 with eq. 1.16).
+
+        Every row's pair distances over its dropped features come from one
+        GEMM of the rows' dropped-feature masks with the pairs' squared
+        differences ``(u_if - u'_jf)^2``, a block of pairs at a time.
+        """
+        pi, pj = model.pairs[:, 0], model.pairs[:, 1]
+        sets = model.pair_sets
+        dropped = (~keep).astype(np.float64)
+        n, d = dropped.shape
+        lz = np.full((2, n), -np.inf)
+        step = block_n_rows(8 * (d + 3 * n), pi.size)
+        for s in range(0, pi.size, step):
+            p = slice(s, s + step)
+            sq = model.Uc[pi[p]] - model.Vc[pj[p]]
+            sq *= sq
+            E = dropped @ sq.T  # ||u_i - u'_j||^2 over each row's dropped features
+            E *= -model.c
+            E += a1[:, pi[p]]
+            E += a2[:, pj[p]]
+            for k in (0, 1):
+                if sets[p, k].any():
+                    lz[k] = np.logaddexp(lz[k], logsumexp(E[:, sets[p, k]], axis=1))
+        return lz
+

@@ -25,6 +25,8 @@ skip.
 import numpy as np
 from numba import njit
 
+from ._fastexp import FASTMATH, exp_nonpos
+
 @njit(cache=True, nogil=True)
 def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ):  # pragma: no cover
     """Relevance share of the pairs of one block of templates ``i0 : i0 + b``.
@@ -286,3 +288,56 @@ def drop_scatter(Q, keep, pi, pj, A, B):  # pragma: no cover
                 B[r, pj[p]] += q
             else:
                 Q[r, p] = 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _pair_subset_step(a1, a2, drop, c, G, usqF, vsqF, update):  # pragma: no cover - jitted
+    """One removal step of a global Times subset score, fused in one pass.
+
+    With ``update``, adds ``||u_i||_F^2 + ||v_j||_F^2 - 2 G_ij`` (``G = U_F V_F^T``
+    from BLAS) to ``drop``; returns ``log sum_ij exp(a1_i + a2_j - c drop_ij)``.
+    ``drop >= 0``, so ``max a1 + max a2`` bounds every term and one pass
+    suffices unless the sum underflows (then the exact maximum, a second
+    pass).
+    """
+    m, n = drop.shape
+    M = a1.max() + a2.max()
+    s = 0.0
+    for i in range(m):
+        ai = a1[i] - M
+        Di = drop[i]
+        if update:
+            ui = usqF[i]
+            Gi = G[i]
+            for j in range(n):
+                dd = Di[j] + ui + vsqF[j] - 2.0 * Gi[j]
+                Di[j] = dd
+                s += exp_nonpos(ai + a2[j] - c * max(dd, 0.0))
+        else:
+            for j in range(n):
+                s += exp_nonpos(ai + a2[j] - c * max(Di[j], 0.0))
+    if M == -np.inf:
+        return M
+    if s > 1e-280:
+        return M + np.log(s)
+    M = -np.inf
+    for i in range(m):
+        for j in range(n):
+            M = max(M, a1[i] + a2[j] - c * max(drop[i, j], 0.0))
+    s = 0.0
+    for i in range(m):
+        for j in range(n):
+            s += exp_nonpos(a1[i] + a2[j] - c * max(drop[i, j], 0.0) - M)
+    return M + np.log(s)
+
+
+def pair_subset_step(a1, a2, drop, c, UF, VF):
+    """As :func:`skexplain_ad.backends._numpy_times.pair_subset_step`: the
+    GEMM ``U_F V_F^T`` in BLAS, then one fused compiled pass (the update of
+    ``drop`` and the exponentials)."""
+    update = UF.shape[1] > 0
+    G = UF @ VF.T if update else np.empty((0, 0))
+    return float(_pair_subset_step(
+        np.ascontiguousarray(a1), np.ascontiguousarray(a2), drop, float(c), G,
+        np.einsum("ij,ij->i", UF, UF), np.einsum("ij,ij->i", VF, VF), update,
+    ))

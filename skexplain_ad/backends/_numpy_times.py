@@ -96,3 +96,18 @@ def drop_scatter(Q, keep, pi, pj, A, B):
     Q[:, ~keep] = 0.0
     np.add.at(A, (slice(None), pi[keep]), Q[:, keep])
     np.add.at(B, (slice(None), pj[keep]), Q[:, keep])
+
+
+def pair_subset_step(a1, a2, drop, c, UF, VF):
+    """One removal step of a global Times subset score ([T] eq. 1.16).
+
+    Adds ``sum_f (u_if - v_jf)^2`` over the newly dropped features (the
+    columns of ``UF`` (m, k) and ``VF`` (n, k)) to the pair distances
+    ``drop`` (m, n, in place; a GEMM, clipped at 0 when used) and returns
+    ``log sum_ij exp(a1_i + a2_j - c drop_ij)``.
+    """
+    if UF.shape[1]:
+        drop += np.einsum("ij,ij->i", UF, UF)[:, None]
+        drop += np.einsum("ij,ij->i", VF, VF)[None, :]
+        drop -= 2.0 * (UF @ VF.T)
+    return float(logsumexp(a1[:, None] + a2[None, :] - c * np.maximum(drop, 0.0)))

@@ -278,12 +278,6 @@ class TorchBackend:
 
         return TorchTimes(self)
 
-    def pair_subset_step(self, a1, a2, drop, c, UF, VF):
-        """As :meth:`NumpyBackend.pair_subset_step`, on the host (numpy arrays)."""
-        from ._numpy import NumpyBackend
-
-        return NumpyBackend.pair_subset_step(self, a1, a2, drop, c, UF, VF)
-
     def _near_terms(self, Q, X, xsq, o, prep):
         """Conservative rule: the templates near the query, done exactly.
 

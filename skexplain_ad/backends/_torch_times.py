@@ -223,3 +223,60 @@ class TorchTimes:
         first = (g1 * (A @ U) + g2 * (B @ V)) / G
         R = _spread(_finish(X, A, first, second), Z)
         return (0.5 * (o1 + o2)).cpu().numpy(), R.cpu().numpy()
+
+    # ------------------------------------------------------------- subset
+    @torch.no_grad()
+    def global_subset(self, model, a1, a2, keep, runs):
+        """As :meth:`HostTimes.global_subset
+        <skexplain_ad.backends._host_times.HostTimes.global_subset>`, on the
+        device: the pair distances of a run stay there, updated by one GEMM
+        over the newly dropped features per step."""
+        t = self._tensors(model)
+        U, V = t["Uc"], t["Vc"]
+        A1 = to_tensor(a1, np.float64, self.device)
+        A2 = to_tensor(a2, np.float64, self.device)
+        lz = torch.empty(a1.shape[0], dtype=_F64, device=self.device)
+        drop = torch.empty((U.shape[0], V.shape[0]), dtype=_F64, device=self.device)
+        for a, b in runs:
+            dropped = np.zeros(keep.shape[1], dtype=bool)
+            drop.zero_()
+            for r in range(a, b):
+                F = np.flatnonzero(~keep[r] & ~dropped)
+                dropped[F] = True
+                if F.size:
+                    Ft = torch.as_tensor(F, device=self.device)
+                    UF, VF = U[:, Ft], V[:, Ft]
+                    drop += (UF * UF).sum(dim=1)[:, None]
+                    drop += (VF * VF).sum(dim=1)[None, :]
+                    drop.addmm_(UF, VF.T, alpha=-2.0)
+                E = A1[r][:, None] + A2[r][None, :] - model.c * drop.clamp(min=0.0)
+                lz[r] = torch.logsumexp(E.ravel(), dim=0)
+        return lz.cpu().numpy()
+
+    @torch.no_grad()
+    def local_subset(self, model, a1, a2, keep):
+        """As :meth:`HostTimes.local_subset
+        <skexplain_ad.backends._host_times.HostTimes.local_subset>`, on the
+        device."""
+        t = self._tensors(model)
+        pi, pj, U, V = t["pi"], t["pj"], t["Uc"], t["Vc"]
+        A1 = to_tensor(a1, np.float64, self.device)
+        A2 = to_tensor(a2, np.float64, self.device)
+        dropped = to_tensor(~keep, np.float64, self.device)
+        n, d = dropped.shape
+        P = pi.numel()
+        lz = torch.full((2, n), -torch.inf, dtype=_F64, device=self.device)
+        neg = torch.tensor(-torch.inf, dtype=_F64, device=self.device)
+        step = self._block(8 * (d + 3 * n), P)
+        for s in range(0, P, step):
+            e = min(s + step, P)
+            sq = U[pi[s:e]] - V[pj[s:e]]
+            E = dropped @ (sq * sq).T  # ||u_i - u'_j||^2 over each row's dropped features
+            E = A1[:, pi[s:e]] + A2[:, pj[s:e]] - model.c * E
+            for k, member in enumerate((t["in1"], t["in2"])):
+                inset = member[s:e]
+                if bool(inset.any()):
+                    part = torch.logsumexp(torch.where(inset[None, :], E, neg), dim=1)
+                    lz[k] = torch.logaddexp(lz[k], part)
+        return lz.cpu().numpy()
+

@@ -284,7 +284,7 @@ def times_training_score(ens, X, rows):
     for s in range(0, nrow, step):
         sl = slice(s, s + step)
         Xc = np.asarray(X[sl], dtype=np.float64) - mem.center
-        a1, a2 = mem.logits(kerns, Xc)
+        a1, a2, _, _ = mem.logits(kerns, Xc)
         E = a1[:, pi] + a2[:, pj]
         drop = (pi[None, :] == ex1[sl, None]) | (pj[None, :] == ex2[sl, None])
         E[drop] = -np.inf

@@ -114,7 +114,7 @@ from scipy.special import logsumexp
 from . import backends
 from ._softmin import nested_runs, softmin_params, sq_distances
 from .backends._numpy import sq_from_cross
-from .base import block_n_rows, chunk_n_rows, map_row_chunks
+from .base import block_n_rows, chunk_n_rows, map_row_chunks, member_outlier_score
 
 __all__ = [
     "PairModel",
@@ -152,6 +152,8 @@ class PairModel:
         The templates, centred at the mean of both sets.
     lw1, lw2, g1, g2, G, c : the members' log-weights and stiffnesses,
         ``G = g1 + g2``, ``c = g1 g2 / G``.
+    kernels : list of two backends
+        The members' backends.
     backend : object
         The first member's backend; ``backend.times_pairs()`` pools the pairs.
     """
@@ -170,8 +172,10 @@ class PairModel:
         self.pairs = pairs
         self.pair_sets = pair_sets
         self.pair_sq_dist = pair_sq_dist
-        est = self.members[0]
-        self.backend = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
+        # each member's backend; the first one's pools the pairs
+        self.kernels = [backends.get(getattr(e, "backend", "auto"), getattr(e, "device", None))
+                        for e in self.members]
+        self.backend = self.kernels[0]
 
     # the centred templates on first use (the global score needs none)
     @cached_property
@@ -211,12 +215,9 @@ class PairModel:
 
     def member_kernels(self):
         """``[(backend, prep), ...]`` of each member, for one call."""
-        out = []
-        for est, T, lw, g in ((self.members[0], self.Uc, self.lw1, self.g1),
-                              (self.members[1], self.Vc, self.lw2, self.g2)):
-            kern = backends.get(getattr(est, "backend", "auto"), getattr(est, "device", None))
-            out.append((kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype)))
-        return out
+        return [(kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype))
+                for kern, T, lw, g in zip(self.kernels, (self.Uc, self.Vc),
+                                          (self.lw1, self.lw2), (self.g1, self.g2))]
 
     def distances(self, kerns, Xc):
         """``[(o1, D1), (o2, D2)]`` of centred host rows, float64 host arrays."""
@@ -224,9 +225,10 @@ class PairModel:
         return [kern.softmin_distances(Xq, prep) for kern, prep in kerns]
 
     def logits(self, kerns, Xc):
-        """The members' log-kernels ``a1 = lw1 - g1 D1``, ``a2 = lw2 - g2 D2`` (host)."""
+        """``(a1, a2, D1, D2)``: the members' log-kernels ``a1 = lw1 - g1 D1``,
+        ``a2 = lw2 - g2 D2`` and their squared distances (host arrays)."""
         (_, D1), (_, D2) = self.distances(kerns, Xc)
-        return self.lw1 - self.g1 * D1, self.lw2 - self.g2 * D2
+        return self.lw1 - self.g1 * D1, self.lw2 - self.g2 * D2, D1, D2
 
     def pair_blocks(self, first=0, rows=None):
         """Blocks ``(I, D)`` of template-pair distances ``||u_i - u'_j||^2``.
@@ -321,8 +323,6 @@ def times_outlierness(model, X, n_jobs=None):
     Global: from the members' own ``outlier_score`` (O(m + n) per query).
     """
     if not model.local:
-        from .ensemble._base import member_outlier_score
-
         o1, o2 = (member_outlier_score(e, X).astype(np.float64) for e in model.members)
         return np.maximum(o1 + o2 + model.log_alpha, 0.0)
     pool = model.backend.times_pairs()

@@ -68,6 +68,13 @@ def chunk_n_rows(row_bytes, n_rows, working_memory=None):
                                    working_memory=working_memory))
 
 
+def member_outlier_score(est, X):
+    """Outlierness of a fitted detector (an ensemble's member): ``outlier_score`` or ``-score_samples``."""
+    if hasattr(est, "outlier_score"):
+        return np.asarray(est.outlier_score(X))
+    return -np.asarray(est.score_samples(X))
+
+
 #: MiB: the most one inner block of a chunk holds (the blocks of template
 #: pairs inside a row chunk of the Times ensemble): a size for the caches and
 #: the GEMMs; scikit-learn's ``working_memory`` sizes the row chunks

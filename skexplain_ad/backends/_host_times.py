@@ -133,9 +133,7 @@ class HostTimes:
 
     @staticmethod
     def _local_inputs(Xc, model, kerns):
-        (_, D1), (_, D2) = model.distances(kerns, Xc)
-        a1 = model.lw1 - model.g1 * D1
-        a2 = model.lw2 - model.g2 * D2
+        a1, a2, D1, D2 = model.logits(kerns, Xc)
         # contiguous 1-d arrays: numba compiles (and runs) its fast layout
         pi = np.ascontiguousarray(model.pairs[:, 0])
         pj = np.ascontiguousarray(model.pairs[:, 1])

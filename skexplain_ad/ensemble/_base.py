@@ -15,7 +15,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .._softmin import softmin_params, softmin_subset_score
-from ..base import BaseDetector
+from ..base import BaseDetector, member_outlier_score
 
 __all__ = []
 
@@ -43,13 +43,6 @@ def split_indices(n_samples, n_parts, random_state):
     """
     perm = check_random_state(random_state).permutation(n_samples)
     return [np.sort(part) for part in np.array_split(perm, n_parts)]
-
-
-def member_outlier_score(est, X):
-    """Outlierness of a fitted member: ``outlier_score`` or ``-score_samples``."""
-    if hasattr(est, "outlier_score"):
-        return np.asarray(est.outlier_score(X))
-    return -np.asarray(est.score_samples(X))
 
 
 class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):

@@ -5,7 +5,7 @@ Every detector scores outlierness ``o(x)`` and explains it feature by feature
 explanation points at the real anomaly (the Clever Hans audit).
 """
 
-from ._audit import audit
+from ._audit import audit, write_report
 from .detectors import KDEDetector, OCSVMDetector
 from .ensemble import BaggedDetector, TimesEnsemble
 from .explain import explain
@@ -19,6 +19,7 @@ __all__ = [
     "TimesEnsemble",
     "audit",
     "explain",
+    "write_report",
     "__version__",
 ]
 

@@ -65,6 +65,11 @@ def _build_parser():
                    help=f"one of {', '.join(DATASETS)}; 'mvtec PATH' reads an MVTec AD folder, "
                    "'csv PATH' a CSV table (default: mnist-c)")
     a.add_argument("--category", default=None, help="MVTec AD category under PATH")
+    a.add_argument("--label-column", default=None, metavar="COLUMN",
+                   help="csv: the column of labels, +1 inlier / -1 outlier; its outliers are "
+                   "audited as they are (default: anomalies are injected)")
+    a.add_argument("--drop", type=_list, default=None, metavar="COLUMNS",
+                   help="csv: comma-separated columns to leave out (identifiers, other targets)")
     a.add_argument("--detectors", type=_list, default=None,
                    help=f"comma-separated, from {', '.join(DETECTOR_NAMES)} (default: all that can run)")
     a.add_argument("--corruptions", "--anomalies", dest="corruptions", type=_list, default=None,
@@ -144,7 +149,8 @@ def main(argv=None):
             warnings.showwarning = _show_note(warnings.showwarning)
             with _dask_client(args) as client:
                 table = _audit_table(audit, name, rest, args, client)
-    except (ValueError, FileNotFoundError, NotADirectoryError, ImportError, OSError, TimeoutError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, NotADirectoryError, ImportError, OSError,
+            TimeoutError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         sys.stderr.write(f"skexplain-ad: error: {msg}\n")
         return 1
@@ -189,7 +195,7 @@ def summary_text(table, width=100):
     >>> max(len(line) for line in summary_text(t).splitlines()) <= 100
     True
     """
-    from ._report import format_terminal_summary
+    from ._audit import format_terminal_summary
 
     text = format_terminal_summary(table, table.attrs.get("report"), width=width)
     lines = text.splitlines()
@@ -210,7 +216,8 @@ def _audit_table(audit, name, rest, args, client):
         protocol=args.protocol, n_samples=args.n_samples, n_flip=args.n_flip,
         n_occlusion=args.n_occlusion, n_shap=args.n_shap,
         out=args.out, backend=args.backend, device=args.device, n_jobs=args.n_jobs,
-        seed=args.seed, progress=not args.quiet, client=client,
+        seed=args.seed, progress=not args.quiet, client=client, label_column=args.label_column,
+        drop=args.drop,
     )
 
 

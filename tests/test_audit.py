@@ -47,18 +47,33 @@ def test_table_shape_and_ranges(small_audit):
     assert len(lrp) == 3 * 2
     assert set(lrp.detector) == {"KDE", "OC-SVM"} and set(lrp.anomaly) == {"stripe", "fog", "rotate"}
     for col in ("roc_auc", "cosine", "pixel_flipping_auc", "pixel_flipping_auc_random",
-                "lrp_cosine_same_rows"):
+                "primary_cosine_same_rows", "roc_auc_ci_low", "roc_auc_ci_high", "cosine_ci_low",
+                "cosine_ci_high", "reference_cosine", "agreement_with_primary"):
         assert table[col].between(0, 1).all(), col
+    # every interval holds its estimate
+    assert (table.roc_auc_ci_low <= table.roc_auc + 1e-12).all()
+    assert (table.roc_auc <= table.roc_auc_ci_high + 1e-12).all()
+    assert (table.cosine_ci_low <= table.cosine + 1e-12).all()
+    assert (table.cosine <= table.cosine_ci_high + 1e-12).all()
+    gain = table.cosine - table.reference_cosine
+    assert ((table.cosine_gain_ci_low <= gain + 1e-12) & (gain <= table.cosine_gain_ci_high + 1e-12)).all()
     np.testing.assert_allclose(table.clever_hans_difference, table.roc_auc - table.cosine)
     np.testing.assert_allclose(table.clever_hans_ratio, table.roc_auc / table.cosine)
-    # explainer blocks in order, LRP first; each sorted by the Clever Hans score
+    # the primary rows first, then the baselines in the registry's order
+    assert table.primary.tolist() == sorted(table.primary.tolist(), reverse=True)
+    assert (table.primary == (table.explainer == "lrp")).all()
     order = [list(EXPLAINERS).index(e) for e in table.explainer]
     assert order == sorted(order)
-    for _, block in table.groupby("explainer", sort=False):
-        assert block.clever_hans_difference.is_monotonic_decreasing
     # the ROC is the detector's, whatever explains it
     assert (table.groupby(["detector", "anomaly"]).roc_auc.nunique() == 1).all()
-    np.testing.assert_allclose(lrp.lrp_cosine_same_rows, lrp.cosine)
+    np.testing.assert_allclose(lrp.primary_cosine_same_rows, lrp.cosine)
+    np.testing.assert_allclose(lrp.agreement_with_primary, 1.0)
+    assert lrp.cosine_vs_primary_ci_low.isna().all()
+    base = table[~table.primary]
+    assert base.cosine_vs_primary_ci_low.notna().all()
+    # the random explainer is its own reference: a gain of exactly 0
+    rnd = table[table.explainer == "random"]
+    np.testing.assert_allclose(rnd.cosine, rnd.reference_cosine)
     counts = {"lrp": 12, "random": 12, "distance-to-mean": 12, "occlusion": 2}
     for e, n in counts.items():
         assert (table[table.explainer == e].n_explained == n).all(), e
@@ -321,7 +336,13 @@ def test_unwritable_out_fails_before_any_work(no_work, tmp_path):
     audit_ok = tmp_path / "new" / "deeper"
     with pytest.raises(AssertionError, match="data were loaded"):  # passes the checks
         audit("digits-c", detectors=["KDE"], out=audit_ok)
-    assert audit_ok.is_dir() and not list(audit_ok.iterdir())  # the probe file is gone
+    assert not (tmp_path / "new").exists()  # a failed run removes the folders it created
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("x")
+    with pytest.raises(AssertionError, match="data were loaded"):
+        audit("digits-c", detectors=["KDE"], out=kept)
+    assert sorted(p.name for p in kept.iterdir()) == ["mine.txt"]  # nothing lost
 
 
 def test_missing_dependencies(no_work, monkeypatch):

@@ -25,18 +25,8 @@ from sklearn.utils import check_random_state
 
 from ..base import chunk_n_rows
 
-__all__ = ["EXPLAINERS", "random_relevance", "distance_to_mean", "occlusion", "kernel_shap",
+__all__ = ["random_relevance", "distance_to_mean", "occlusion", "kernel_shap",
            "shap_background"]
-
-#: Explainers the audit knows, LRP first; what each needs beyond the core.
-EXPLAINERS = {
-    "lrp": (),
-    "random": (),
-    "distance-to-mean": (),
-    "occlusion": (),
-    "kernel-shap": ("shap",),
-}
-
 
 def random_relevance(X, random_state=None):
     """Uniform noise in [0, 1) of the shape of ``X``: the uninformed explanation.

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "check_dataset", "load_audit_dataset"]
+__all__ = ["DATASETS", "as_audit_data", "check_dataset", "load_audit_dataset"]
 
 #: Data sets the audit knows: name -> what it is.
 DATASETS = {
@@ -14,7 +14,8 @@ DATASETS = {
     "mvtec": "an MVTec AD category read from a folder (needs path)",
     "breast-cancer": "sklearn's breast cancer table with anomalies injected into known features",
     "wine": "sklearn's wine table with anomalies injected into known features",
-    "csv": "a CSV table of yours (needs path) with anomalies injected into known features",
+    "csv": "a CSV table of yours (needs path): its labelled anomalies (label_column, +1 inlier / "
+           "-1 outlier), else anomalies injected into known features",
 }
 
 #: Data sets that are tables (features, not pixels).
@@ -39,7 +40,8 @@ def _known_anomalies(dataset):
     return None  # MVTec: the folder decides
 
 
-def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digits=None):
+def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digits=None,
+                  label_column=None, drop=None):
     """Check the data arguments without loading anything.
 
     Returns
@@ -68,6 +70,14 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
             raise ValueError(f"path={str(p)!r} is not a file; dataset='csv' reads a CSV file.")
     elif path is not None:
         raise ValueError(f"path is only for dataset='mvtec' or 'csv'; got dataset={dataset!r}.")
+    if dataset != "csv" and (label_column is not None or drop):
+        what = "label_column" if label_column is not None else "drop"
+        raise ValueError(f"{what} is only for dataset='csv'; got dataset={dataset!r}.")
+    if dataset == "csv":
+        _check_csv_columns(Path(path), label_column, drop)
+        if label_column is not None and anomalies is not None:
+            raise ValueError("anomalies names injected anomaly types; a CSV with label_column "
+                             "is audited on its own labelled anomalies: leave anomalies unset.")
     known = _known_anomalies(dataset)
     if anomalies is not None:
         anomalies = list(anomalies)
@@ -89,7 +99,7 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
 
 
 def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies=None,
-                       n_samples=100, n_digits=None, random_state=0):
+                       n_samples=100, n_digits=None, random_state=0, label_column=None, drop=None):
     """Load a data set of the audit as a Bunch with ground-truth maps.
 
     Parameters
@@ -111,6 +121,12 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
         base digits for the outliers, the rest split 3:1 into training and
         test inliers. None: every digit of the source (5,000 or 1,797).
     random_state : int, default=0
+    label_column : str, optional
+        ``"csv"``: the column of labels, +1 inlier / -1 outlier; its
+        outliers are audited as they are (one anomaly group, no ground
+        truth). Without it anomalies are injected.
+    drop : list of str, optional
+        ``"csv"``: columns to leave out (identifiers, other targets).
 
     Returns
     -------
@@ -136,7 +152,10 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
     """
     from .. import datasets
 
-    check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples, n_digits=n_digits)
+    check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples, n_digits=n_digits,
+                  label_column=label_column, drop=drop)
+    if dataset == "csv":
+        return _load_csv(Path(path), label_column, drop, anomalies, n_samples, random_state)
     if dataset in ("mnist-c", "digits-c"):
         total = min(n_digits or _DIGITS_IN_SOURCE[dataset], _DIGITS_IN_SOURCE[dataset])
         return datasets.make_mnist_c(
@@ -163,3 +182,205 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
             ds[key] = ds[key][keep]
         ds.corruption_names = [n for n in ds.corruption_names if n in anomalies]
     return ds
+
+
+def _check_csv_columns(path, label_column, drop):
+    """The CSV's header has ``label_column`` and every column of ``drop`` (reads the header only)."""
+    if label_column is None and not drop:
+        return
+    import pandas as pd
+
+    columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    asked = ([] if label_column is None else [str(label_column)]) + [str(c) for c in (drop or [])]
+    bad = [c for c in asked if c not in columns]
+    if bad:
+        raise ValueError(f"CSV file {str(path)!r} has no column(s) {bad}; its columns are "
+                         f"{columns}.")
+    if label_column is not None and str(label_column) in [str(c) for c in (drop or [])]:
+        raise ValueError(f"label_column={label_column!r} is also in drop.")
+
+
+def _load_csv(path, label_column, drop, anomalies, n_samples, random_state):
+    import pandas as pd
+
+    from .. import datasets
+
+    frame = pd.read_csv(path)
+    frame.columns = [str(c) for c in frame.columns]
+    if drop:
+        frame = frame.drop(columns=[str(c) for c in drop])
+    if label_column is None:
+        return datasets.make_tabular_anomalies(frame, anomalies, n_outliers_per_anomaly=n_samples,
+                                               random_state=random_state)
+    y = frame.pop(str(label_column)).to_numpy()
+    bad = sorted({str(v) for v in y} - {"1", "-1", "1.0", "-1.0"})
+    if bad:
+        raise ValueError(f"label_column={label_column!r} must hold +1 (inlier) and -1 (outlier), "
+                         f"sklearn's convention; it also holds {bad[:5]}. Map your labels first.")
+    y = y.astype(np.float64).astype(int)
+    numeric = frame.select_dtypes("number")
+    ignored = [c for c in frame.columns if c not in numeric.columns]
+    X = numeric.to_numpy(np.float64)
+    if not np.isfinite(X).all():
+        bad = [c for c in numeric.columns if not np.isfinite(numeric[c].to_numpy(np.float64)).all()]
+        raise ValueError(f"CSV file {str(path)!r} has missing or infinite values in {bad}.")
+    inl, outl = np.flatnonzero(y == 1), np.flatnonzero(y == -1)
+    if outl.size == 0 or inl.size < 3:
+        raise ValueError(f"label_column={label_column!r} gives {inl.size} inliers and "
+                         f"{outl.size} outliers; at least 3 inliers and 1 outlier are needed.")
+    rng = np.random.RandomState(random_state)
+    inl = rng.permutation(inl)
+    n_test = max(1, int(np.ceil(0.25 * inl.size)))
+    train, test = inl[n_test:], inl[:n_test]
+    mean, scale = X[train].mean(axis=0), X[train].std(axis=0)
+    scale[scale == 0] = 1.0
+    Z = (X - mean) / scale
+    rows = np.concatenate([test, outl])
+    corruption = np.array(["none"] * test.size + ["labelled"] * outl.size, dtype=object)
+    return _bunch(
+        data_train=Z[train], data=Z[rows], target=np.where(corruption == "none", 1, -1),
+        masks=None, corruption=corruption, corruption_names=["labelled"],
+        feature_names=list(numeric.columns), image_shape=None,
+        DESCR=(f"{path.name}: {train.size} training inliers, {test.size} test inliers and "
+               f"{outl.size} labelled outliers (label column {label_column!r}); features "
+               "standardised by the training rows" + (f"; non-numeric columns ignored: {ignored}"
+                                                      if ignored else "") + "."))
+
+
+def _bunch(**fields):
+    from sklearn.utils import Bunch
+
+    return Bunch(images=None, **fields)
+
+
+def _as_2d(value, name):
+    """A 2-D float array from an array or a DataFrame, with its column names (or None)."""
+    from sklearn.utils import check_array
+
+    names = None
+    if hasattr(value, "columns") and hasattr(value, "to_numpy"):
+        names = [str(c) for c in value.columns]
+    try:
+        arr = check_array(value, dtype=np.float64, ensure_all_finite=True, input_name=name)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"dataset[{name!r}]: {str(exc).splitlines()[0]}") from exc
+    return arr, names
+
+
+def as_audit_data(data):
+    """In-memory data as the audit's Bunch, every field checked before any work.
+
+    Parameters
+    ----------
+    data : dict or sklearn.utils.Bunch
+        With the fields the package's own data sets return:
+
+        - ``data_train``: training inliers, (n_train, n_features);
+        - ``data``: test samples, (n_test, n_features);
+        - ``target``: +1 inlier / -1 outlier per test sample (sklearn's
+          convention);
+        - ``masks`` (optional): a ground-truth relevance map per test sample,
+          (n_test, n_features), zeros for inliers; without it the audit
+          reports detection, pixel flipping and explainer agreement only;
+        - ``anomaly`` (or ``corruption``, optional): a name per test row
+          grouping the outliers (one group ``"outlier"`` when absent);
+        - ``image_shape`` (optional): (H, W) or (C, H, W) for images;
+        - ``feature_names`` (optional; a DataFrame's columns otherwise).
+
+        Arrays or DataFrames. ``make_mnist_c(...)`` etc. pass as they are.
+
+    Returns
+    -------
+    ds : sklearn.utils.Bunch
+        ``data_train``, ``data``, ``target``, ``masks`` (or None),
+        ``corruption`` ("none" for inliers), ``corruption_names``,
+        ``image_shape``, ``feature_names`` (or None), ``images``.
+
+    Raises
+    ------
+    ValueError
+        On a missing field, widths that differ, labels not in {+1, -1}, no
+        inlier or no outlier among the test samples, masks of the wrong
+        shape, negative or non-finite masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skexplain_ad._audit._data import as_audit_data
+    >>> r = np.random.RandomState(0)
+    >>> ds = as_audit_data({"data_train": r.rand(20, 3), "data": r.rand(6, 3),
+    ...                     "target": [1, 1, 1, -1, -1, -1]})
+    >>> ds.corruption_names, ds.masks is None
+    (['outlier'], True)
+    """
+    if not hasattr(data, "keys") or not hasattr(data, "__getitem__"):
+        raise TypeError(f"dataset must be a name, or a dict / Bunch of arrays; got "
+                        f"{type(data).__name__}.")
+    missing = [k for k in ("data_train", "data", "target") if k not in data]
+    if missing:
+        raise ValueError(f"dataset lacks the field(s) {missing}; it needs data_train (training "
+                         "inliers), data (test samples) and target (+1 inlier / -1 outlier), "
+                         "optionally masks and anomaly.")
+    Xtr, names_tr = _as_2d(data["data_train"], "data_train")
+    X, names = _as_2d(data["data"], "data")
+    if Xtr.shape[1] != X.shape[1]:
+        raise ValueError(f"dataset['data'] has {X.shape[1]} features but dataset['data_train'] "
+                         f"has {Xtr.shape[1]}.")
+    if names_tr is not None and names is not None and names_tr != names:
+        raise ValueError("dataset['data'] and dataset['data_train'] have different columns.")
+    y = np.asarray(data["target"]).ravel()
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"dataset['target'] has {y.size} labels for {X.shape[0]} test samples.")
+    try:
+        ok = set(np.unique(y.astype(np.float64)).tolist()) <= {1.0, -1.0}
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"dataset['target'] must hold +1 (inlier) and -1 (outlier), sklearn's "
+                         f"convention; got {sorted(map(str, np.unique(y)))[:5]}.")
+    y = y.astype(np.float64).astype(int)
+    if not (y == 1).any() or not (y == -1).any():
+        raise ValueError(f"dataset['target'] needs both inliers (+1) and outliers (-1) among the "
+                         f"test samples; got {int((y == 1).sum())} and {int((y == -1).sum())}.")
+    masks = data.get("masks") if hasattr(data, "get") else None
+    if masks is not None:
+        masks = np.asarray(masks, dtype=np.float64)
+        if masks.shape != X.shape:
+            masks = masks.reshape(masks.shape[0], -1) if masks.ndim > 2 else masks
+        if masks.shape != X.shape:
+            raise ValueError(f"dataset['masks'] has shape {np.asarray(data['masks']).shape}; "
+                             f"expected one map per test sample, {X.shape}.")
+        if not np.isfinite(masks).all() or (masks < 0).any():
+            raise ValueError("dataset['masks'] must be finite and non-negative (a ground-truth "
+                             "relevance map per test sample).")
+    groups = None
+    for key in ("anomaly", "corruption"):
+        if key in data and data[key] is not None:
+            groups = np.asarray(data[key]).astype(str).ravel()
+            if groups.shape != y.shape:
+                raise ValueError(f"dataset[{key!r}] has {groups.size} names for {y.size} test "
+                                 "samples.")
+            break
+    corruption = np.where(y == 1, "none", "outlier").astype(object) if groups is None else \
+        np.where(y == 1, "none", groups).astype(object)
+    if groups is not None and ((corruption == "none") & (y == -1)).any():
+        raise ValueError("an outlier's anomaly name is 'none', the name of the inliers; rename it.")
+    names_order = list(data.get("corruption_names") or []) if hasattr(data, "get") else []
+    found = list(dict.fromkeys(corruption[y == -1].tolist()))
+    corruption_names = [a for a in names_order if a in found] + [a for a in found
+                                                                  if a not in names_order]
+    image_shape = data.get("image_shape") if hasattr(data, "get") else None
+    if image_shape is not None:
+        image_shape = tuple(int(v) for v in image_shape)
+        if int(np.prod(image_shape)) != X.shape[1] or len(image_shape) not in (2, 3):
+            raise ValueError(f"dataset['image_shape'] = {image_shape} does not hold "
+                             f"{X.shape[1]} features as (H, W) or (C, H, W).")
+    feature_names = (data.get("feature_names") if hasattr(data, "get") else None) or names
+    if feature_names is not None:
+        feature_names = [str(f) for f in feature_names]
+        if len(feature_names) != X.shape[1]:
+            raise ValueError(f"dataset['feature_names'] has {len(feature_names)} names for "
+                             f"{X.shape[1]} features.")
+    return _bunch(data_train=Xtr, data=X, target=y, masks=masks, corruption=corruption,
+                  corruption_names=corruption_names, image_shape=image_shape,
+                  feature_names=feature_names)

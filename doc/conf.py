@@ -99,6 +99,21 @@ def skip_sklearn_members(app, what, name, obj, skip, options):
     return None
 
 
+def write_glossary(app):
+    """The glossary of results.csv, from the one table the audit itself uses."""
+    from skexplain_ad._audit import GLOSSARY
+
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 18 42 14 10 16", "",
+             "   * - column", "     - what it measures", "     - range", "     - better",
+             "     - source"]
+    for name, (what, rng, better, src) in GLOSSARY.items():
+        lines += [f"   * - ``{name}``", f"     - {what}", f"     - {rng}", f"     - {better}",
+                  f"     - {src}"]
+    GENERATED.mkdir(exist_ok=True)
+    (GENERATED / "glossary.inc").write_text("\n".join(lines) + "\n")
+
+
 def setup(app):
+    app.connect("builder-inited", write_glossary)
     app.connect("builder-inited", run_example)
     app.connect("autodoc-skip-member", skip_sklearn_members)

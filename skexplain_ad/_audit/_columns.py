@@ -58,7 +58,9 @@ _SPEC = [
                            "relevant features are removed first, mean over the flipped outliers: "
                            "does the explanation point at what the model uses? o is the "
                            "relevance-carrying score (>= 0) of every detector",
-     "0 to 1 (above 1 where removing a feature raises the score)", "lower",
+     "0 to 1 (above 1 where removing a feature raises the score); for a model-agnostic "
+     "detector, whose o is its score shifted to 0 at its most normal training sample, below 0 "
+     "where a flipped sample scores more normal than that", "lower",
      "[T] Sec. 1.4, eq. 1.15-1.16"),
     ("pixel_flipping_auc_random", "the same area for features removed in a random order: "
                                   "the reference pixel_flipping_auc should beat",

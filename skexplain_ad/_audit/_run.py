@@ -596,7 +596,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
 
             with clock.stage("report"):
                 write_report(table, out, dataset=ds, relevances=relevances, curves=curves,
-                             scores=scores, n_examples=n_examples, timings=clock.summary)
+                             scores=scores, n_examples=n_examples, timings=clock.summary,
+                             _results_json=False)
             clock.tick()
             table.attrs["report"] = str(out.resolve())
         table.attrs["timings"] = clock.summary()

@@ -736,13 +736,15 @@ def _legend_width(labels, fontsize=_FS_SMALL):
     return text + 3.6 * fontsize / 72.0
 
 
-def _draw_curves(ax, curves, colors):
-    """The lines of :func:`plot_pixel_flipping`; returns the labels drawn."""
-    multi = len(curves) > 1
+def _draw_curves(ax, curves, colors, multi=None):
+    """The lines of :func:`plot_pixel_flipping`. ``multi``: label and colour
+    by curve name (several names in the axes) or by explainer (one name)."""
+    multi = len(curves) > 1 if multi is None else multi
+    colors = colors or {}
     random_labelled = False
     for k, (name, value) in enumerate(curves.items()):
         fr, parts = _curve_parts(value)
-        color = (colors or {}).get(name, f"C{k % 10}") if multi else None
+        color = colors.get(name, f"C{k % 10}") if multi else None
         for j, (expl, c) in enumerate(parts.items()):
             if expl == "random":
                 # one legend entry for every random-order curve
@@ -751,7 +753,7 @@ def _draw_curves(ax, curves, colors):
                 ax.plot(fr, c, linestyle="--", color=color or "0.5", alpha=0.7, label=label)
                 continue
             label = (name if expl == "lrp" else f"{name} {expl}") if multi else expl
-            ax.plot(fr, c, label=label, color=color if multi else f"C{j}",
+            ax.plot(fr, c, label=label, color=color if multi else colors.get(expl, f"C{j}"),
                     linestyle="-" if expl == "lrp" else ":")
     ax.set_xlabel("fraction of features removed", fontsize=_FS_LABEL)
     ax.set_ylabel("o_k(x) / o(x)", fontsize=_FS_LABEL)
@@ -781,8 +783,9 @@ def plot_pixel_flipping(curves, *, title=None, ax=None, legend=True, colors=None
         :func:`plot_pixel_flipping_grid` for a shared one).
     legend : bool, default=True
     colors : dict, optional
-        ``name -> colour`` when several curves share the axes (the same
-        detector in the same colour across panels).
+        ``name -> colour`` when several names share the axes (the same
+        detector in the same colour across panels), ``explainer -> colour``
+        when one name is drawn.
 
     Returns
     -------
@@ -860,15 +863,20 @@ def plot_pixel_flipping_grid(panels, *, cols=4, title=None):
     n = len(panels)
     cols = min(n, int(cols))
     rows = -(-n // cols)
-    names = list(dict.fromkeys(k for c in panels.values() for k in c))
-    colors = {k: f"C{j % 10}" for j, k in enumerate(names)}
+    # one meaning per colour in every panel: by name when any panel holds
+    # several names, else by explainer
+    multi = any(len(c) > 1 for c in panels.values())
+    keys = (k for c in panels.values() for k in c) if multi else (
+        e for c in panels.values() for v in c.values() for e in _curve_parts(v)[1] if e != "random")
+    colors = {k: f"C{j % 10}" for j, k in enumerate(dict.fromkeys(keys))}
     ax_w, ax_h, gap_x, gap_y = 2.45, 1.75, 0.85, 0.85
     left, right = 0.75, 0.15
     W = left + cols * ax_w + (cols - 1) * gap_x + right
     fig = new_figure((W, 1.0))
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, (name, curves) in zip(axes, panels.items()):
-        plot_pixel_flipping(curves, title=str(name), ax=ax, legend=False, colors=colors)
+        _draw_curves(ax, curves, colors, multi)
+        ax.set_title(str(name), fontsize=_FS_LABEL)
     for ax in axes[n:]:
         ax.set_visible(False)
     handles = {}
@@ -1052,15 +1060,19 @@ def _place_labels(ax, xs, ys, names, fontsize, marker_pt=5.0):
                 y0 = py + oy - (0 if va == "bottom" else h if va == "top" else h / 2)
                 box = (x0 - 1.5, y0 - 1.5, x0 + w + 1.5, y0 + h + 1.5)
                 inside = (box[2] - box[0]) * (box[3] - box[1])
-                cost = sum(_overlap(box, o) for o in obstacles + placed)
-                cost += 10.0 * (inside - _overlap(box, frame))
-                # no leader line across another label or marker, no label across a leader
-                cost += 50.0 * sum(_segment_hits(p0, p1, box) for p0, p1 in leaders)
+                # in order of weight: labels on labels, leader lines across
+                # labels, labels leaving the axes, labels on markers
+                hits = [_overlap(box, o) for o in placed]
+                cost = sum(1e4 + a for a in hits if a > 0)
+                cost += 1e3 * sum(_segment_hits(p0, p1, box) for p0, p1 in leaders)
                 if r > _RADII_PT[1]:
                     seg = ((px, py), (px + ox, py + oy))
-                    cost += 50.0 * sum(_segment_hits(*seg, o) for j, o in enumerate(obstacles)
-                                       if j != k)
-                    cost += 50.0 * sum(_segment_hits(*seg, o) for o in placed)
+                    cost += 1e3 * sum(_segment_hits(*seg, o) for o in placed)
+                    # markers elsewhere (not those under this point)
+                    cost += 10.0 * sum(_segment_hits(*seg, o) for o in obstacles
+                                       if not (o[0] <= px <= o[2] and o[1] <= py <= o[3]))
+                cost += 10.0 * (inside - _overlap(box, frame))
+                cost += sum(_overlap(box, o) for o in obstacles)
                 if best is None or cost < best[0] - 1e-9:
                     best = (cost, r, ox, oy, ha, va, box)
                 if cost == 0:

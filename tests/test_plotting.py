@@ -354,6 +354,19 @@ def test_pixel_flipping_grid_shared_legend_and_colours():
     for ax in axes:
         assert not _overlaps(lb, ax.get_tightbbox(renderer), tol=0)
     _assert_legible(fig)
+    # a panel with a single detector is still labelled by detector
+    lone = plotting.plot_pixel_flipping_grid({"a": {"KDE": (f, 1 - f, 1 - f), "Bag": (f, f, f)},
+                                              "b": {"Bag": (f, 1 - f, 1 - f)}})
+    assert [ln.get_label() for ln in lone.axes[1].lines] == ["Bag", "random order"]
+    assert lone.axes[1].lines[0].get_color() == lone.axes[0].lines[2].get_color()
+    # one detector per panel: explainers keep their colour where one is missing
+    cur = {"fractions": f, "lrp": 1 - f, "occlusion": 1 - f, "kernel-shap": 1 - f, "random": 1 - f}
+    part = {k: v for k, v in cur.items() if k != "occlusion"}
+    fig = plotting.plot_pixel_flipping_grid({"KDE": {"KDE": cur}, "Bag": {"Bag": part}})
+    shap = [ln.get_color() for ax in fig.axes[:2] for ln in ax.lines if ln.get_label() == "kernel-shap"]
+    assert len(shap) == 2 and shap[0] == shap[1]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["lrp", "occlusion", "kernel-shap",
+                                                                 "random order"]
     with pytest.raises(ValueError, match="panels must hold at least one panel"):
         plotting.plot_pixel_flipping_grid({})
     with pytest.raises(ValueError, match="cols must be >= 1; got 0"):
@@ -469,3 +482,20 @@ def test_report_saves_at_a_legible_dpi():
     dpis = [int(v) for f in files if f.is_file() for v in re.findall(r"dpi\s*=\s*(\d+)", f.read_text())]
     assert dpis, "no dpi found where the report saves its figures"
     assert min(dpis) >= plotting.MIN_DPI
+
+
+def test_roc_vs_clever_hans_crowded_leader_lines():
+    names = [f"det{k}" for k in range(10)]
+    fig = plotting.plot_roc_vs_clever_hans(names, [0.8] * 10, [0.2] * 10)
+    ax = fig.axes[0]
+    texts, renderer = _drawn_texts(fig, plotting.MIN_DPI)
+    boxes = {t.get_text(): bb for t, bb in texts if t in ax.texts}
+    assert len(boxes) == 10
+    for (n1, b1), (n2, b2) in itertools.combinations(boxes.items(), 2):
+        assert not _overlaps(b1, b2, tol=0), (n1, n2)
+    ax_bb = ax.get_window_extent(renderer)
+    assert all(ax_bb.x0 <= b.x0 and b.x1 <= ax_bb.x1 for b in boxes.values())
+    # the crowd pushes the last names out, each tied to its point by a line
+    far = [t for t in ax.texts if np.hypot(*t.xyann) > 14]
+    assert far and all(t.arrow_patch is not None for t in far)
+    assert all(t.arrow_patch is None for t in ax.texts if np.hypot(*t.xyann) <= 14)

@@ -1036,7 +1036,7 @@ _DIRECTIONS = ((1, 0, "left", "center"), (-1, 0, "right", "center"),
 _RADII_PT = (6, 13, 22, 32, 44, 58, 74)
 
 
-def _place_labels(ax, xs, ys, names, fontsize, marker_pt=5.0):
+def _place_labels(ax, xs, ys, names, fontsize, marker_pt=5.0, lines=()):
     """Annotate each point with its name where the text overlaps no other
     label, no marker and stays inside the axes: the first free place in a
     fixed order of directions and distances (deterministic), with a leader
@@ -1048,6 +1048,9 @@ def _place_labels(ax, xs, ys, names, fontsize, marker_pt=5.0):
     frame = (bb.x0 * to_pt + 2, bb.y0 * to_pt + 2, bb.x1 * to_pt - 2, bb.y1 * to_pt - 2)
     pts = ax.transData.transform(np.column_stack([xs, ys])) * to_pt
     obstacles = [(x - marker_pt, y - marker_pt, x + marker_pt, y + marker_pt) for x, y in pts]
+    for x0, y0, x1, y1 in lines:  # error bars: boxes 2 pt thick
+        (a, b), (c, d) = ax.transData.transform([(x0, y0), (x1, y1)]) * to_pt
+        obstacles.append((min(a, c) - 1, min(b, d) - 1, max(a, c) + 1, max(b, d) + 1))
     placed, leaders = [], []
     for k, ((px, py), x, y, name) in enumerate(zip(pts, xs, ys, names)):
         w, h = (s * 72.0 for s in _text_size(name, fontsize))
@@ -1089,13 +1092,28 @@ def _place_labels(ax, xs, ys, names, fontsize, marker_pt=5.0):
                     ha=ha, va=va, fontsize=fontsize, arrowprops=arrow, annotation_clip=False)
 
 
-def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None):
+def _check_interval(name, value, centre):
+    if value is None:
+        return None
+    iv = np.asarray(value, dtype=np.float64)
+    if iv.shape != (centre.size, 2):
+        raise ValueError(f"{name} must have shape ({centre.size}, 2) (low, high per detector); "
+                         f"got {iv.shape}.")
+    ok = np.isfinite(iv).all(axis=1) & np.isfinite(centre)
+    if np.any((iv[ok, 0] > centre[ok] + 1e-12) | (iv[ok, 1] < centre[ok] - 1e-12)):
+        raise ValueError(f"{name} must hold each detector's value between its low and high.")
+    return iv
+
+
+def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None,
+                            roc_interval=None, clever_hans_interval=None):
     """Mean detection ROC against mean Clever Hans score per detector ([P] Fig. 6, left).
 
     A trustworthy detector sits bottom right: high ROC, low Clever Hans
-    score. Each name is placed where it overlaps no other name or marker
-    (see ``_place_labels``), with a thin leader line when it had to move
-    away from its point.
+    score. Each name goes to the first place, in a fixed order of
+    directions and distances around its point, where it overlaps no other
+    name, marker or leader line and stays inside the axes (deterministic);
+    a name moved past the nearest ring gets a thin leader line.
 
     Parameters
     ----------
@@ -1103,6 +1121,8 @@ def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None)
     mean_roc, mean_clever_hans : array-like of shape (n_detectors,)
     best : str, optional
         A detector to mark (the report's most trustworthy one).
+    roc_interval, clever_hans_interval : array-like of shape (n_detectors, 2), optional
+        Confidence intervals (low, high), drawn as error bars.
 
     Returns
     -------
@@ -1111,7 +1131,8 @@ def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None)
     Raises
     ------
     ValueError
-        When the three inputs differ in length.
+        When the inputs differ in length, or an interval has the wrong
+        shape or does not hold its value.
 
     Examples
     --------
@@ -1126,10 +1147,23 @@ def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None)
     if not len(detectors) == roc.size == ch.size:
         raise ValueError(f"detectors, mean_roc and mean_clever_hans differ in length: "
                          f"{len(detectors)}, {roc.size}, {ch.size}.")
+    roc_iv = _check_interval("roc_interval", roc_interval, roc)
+    ch_iv = _check_interval("clever_hans_interval", clever_hans_interval, ch)
     W, H = 6.2, 4.6
     left, right, bottom, top = 1.0, 0.2, 0.65, 0.45 if best is not None else 0.2
     fig = new_figure((W, H))
     ax = fig.add_axes((left / W, bottom / H, 1 - (left + right) / W, 1 - (bottom + top) / H))
+    fin = np.isfinite(roc) & np.isfinite(ch)
+    bars = []  # error bars as thin boxes (data units), for the label search
+    for iv, horizontal in ((roc_iv, True), (ch_iv, False)):
+        if iv is None:
+            continue
+        ok = fin & np.isfinite(iv).all(axis=1)
+        err = np.abs(iv[ok] - (roc if horizontal else ch)[ok, None]).T
+        ax.errorbar(roc[ok], ch[ok], xerr=err if horizontal else None, yerr=None if horizontal else err,
+                    fmt="none", ecolor="0.6", elinewidth=0.9, capsize=2, zorder=2)
+        bars += [((lo_, y, hi_, y) if horizontal else (x, lo_, x, hi_))
+                 for (lo_, hi_), x, y in zip(iv[ok], roc[ok], ch[ok])]
     for name, x, y in zip(detectors, roc, ch):
         star = name == best
         ax.scatter([x], [y], s=110 if star else 40, marker="*" if star else "o",
@@ -1139,15 +1173,19 @@ def plot_roc_vs_clever_hans(detectors, mean_roc, mean_clever_hans, *, best=None)
     ax.set_ylabel("mean Clever Hans score, ROC - cosine\n(lower = better)", fontsize=_FS_LABEL)
     ax.grid(alpha=0.3)
     ax.tick_params(labelsize=_FS_SMALL)
-    fin = np.isfinite(roc) & np.isfinite(ch)
-    lo, hi = np.min(roc[fin], initial=0.5), np.max(roc[fin], initial=1.0)
+    xs = [roc[fin]] + ([roc_iv[fin].ravel()] if roc_iv is not None else [])
+    ys = [ch[fin]] + ([ch_iv[fin].ravel()] if ch_iv is not None else [])
+    xs, ys = (np.concatenate(v) for v in (xs, ys))
+    xs, ys = xs[np.isfinite(xs)], ys[np.isfinite(ys)]
+    lo, hi = np.min(xs, initial=0.5), np.max(xs, initial=1.0)
     ax.set_xlim(min(0.45, lo - 0.03), max(1.0, hi) + 0.05)
-    ax.set_ylim(min(0.0, np.min(ch[fin], initial=0.0) - 0.05), max(0.2, np.max(ch[fin], initial=0.0) + 0.08))
+    ax.set_ylim(min(0.0, np.min(ys, initial=0.0) - 0.05), max(0.2, np.max(ys, initial=0.0) + 0.08))
     ax.axhline(0, color="k", linewidth=0.5)
     if best is not None and best in detectors:
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=_FS_SMALL, frameon=False,
                   borderaxespad=0.2)
-    _place_labels(ax, roc[fin], ch[fin], [d for d, f in zip(detectors, fin) if f], _FS_SMALL)
+    _place_labels(ax, roc[fin], ch[fin], [d for d, f in zip(detectors, fin) if f], _FS_SMALL,
+                  lines=bars)
     return fig
 
 

@@ -499,3 +499,35 @@ def test_roc_vs_clever_hans_crowded_leader_lines():
     far = [t for t in ax.texts if np.hypot(*t.xyann) > 14]
     assert far and all(t.arrow_patch is not None for t in far)
     assert all(t.arrow_patch is None for t in ax.texts if np.hypot(*t.xyann) <= 14)
+
+
+def test_roc_vs_clever_hans_intervals():
+    names, roc, ch = _near_identical()
+    roc_iv = np.column_stack([np.array(roc) - 0.04, np.array(roc) + 0.03])
+    ch_iv = np.column_stack([np.array(ch) - 0.02, np.array(ch) + 0.05])
+    fig = plotting.plot_roc_vs_clever_hans(names, roc, ch, roc_interval=roc_iv,
+                                           clever_hans_interval=ch_iv)
+    ax = fig.axes[0]
+    from matplotlib.collections import LineCollection
+
+    segs = [s for c in ax.collections if isinstance(c, LineCollection) for s in c.get_segments()]
+    horizontal = sorted(tuple(np.round(s[:, 0], 9)) for s in segs if s[0, 1] == s[1, 1])
+    assert horizontal == sorted(tuple(np.round(r, 9)) for r in roc_iv)
+    vertical = sorted(tuple(np.round(s[:, 1], 9)) for s in segs if s[0, 0] == s[1, 0])
+    assert vertical == sorted(tuple(np.round(r, 9)) for r in ch_iv)
+    texts, renderer = _drawn_texts(fig, plotting.MIN_DPI)
+    labels = [bb for t, bb in texts if t in ax.texts]
+    for (b1, b2) in itertools.combinations(labels, 2):
+        assert not _overlaps(b1, b2, tol=0)
+    # the names avoid the error bars: no bar passes through a name
+    for s in segs:
+        a, b = ax.transData.transform(s)
+        pts = np.linspace(a, b, 200)
+        for bb in labels:
+            assert not ((pts[:, 0] > bb.x0 + 1) & (pts[:, 0] < bb.x1 - 1)
+                        & (pts[:, 1] > bb.y0 + 1) & (pts[:, 1] < bb.y1 - 1)).any()
+    _assert_legible(fig)
+    with pytest.raises(ValueError, match=r"roc_interval must have shape \(8, 2\)"):
+        plotting.plot_roc_vs_clever_hans(names, roc, ch, roc_interval=roc_iv[:3])
+    with pytest.raises(ValueError, match="clever_hans_interval must hold each detector's value"):
+        plotting.plot_roc_vs_clever_hans(names, roc, ch, clever_hans_interval=ch_iv + 1)

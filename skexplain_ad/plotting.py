@@ -736,21 +736,37 @@ def _legend_width(labels, fontsize=_FS_SMALL):
     return text + 3.6 * fontsize / 72.0
 
 
+_RANDOM_GID = "random-order"
+
+
+def _legend_entries(axes):
+    """Handles and labels of the curves in ``axes``, the first of each
+    label, then one grey dashed entry standing for every random order."""
+    from matplotlib.lines import Line2D
+
+    handles, has_random = {}, False
+    for ax in axes:
+        for hd, lb in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lb, hd)
+        has_random |= any(ln.get_gid() == _RANDOM_GID for ln in ax.lines)
+    if has_random:
+        handles["random order"] = Line2D([], [], linestyle="--", color="0.5", alpha=0.7)
+    return list(handles.values()), list(handles)
+
+
 def _draw_curves(ax, curves, colors, multi=None):
     """The lines of :func:`plot_pixel_flipping`. ``multi``: label and colour
     by curve name (several names in the axes) or by explainer (one name)."""
     multi = len(curves) > 1 if multi is None else multi
     colors = colors or {}
-    random_labelled = False
     for k, (name, value) in enumerate(curves.items()):
         fr, parts = _curve_parts(value)
         color = colors.get(name, f"C{k % 10}") if multi else None
         for j, (expl, c) in enumerate(parts.items()):
             if expl == "random":
-                # one legend entry for every random-order curve
-                label = "_nolegend_" if random_labelled else "random order"
-                random_labelled = True
-                ax.plot(fr, c, linestyle="--", color=color or "0.5", alpha=0.7, label=label)
+                # in the detector's colour, dashed; one grey legend entry for all
+                ax.plot(fr, c, linestyle="--", color=color or "0.5", alpha=0.7,
+                        label="_nolegend_", gid=_RANDOM_GID)
                 continue
             label = (name if expl == "lrp" else f"{name} {expl}") if multi else expl
             ax.plot(fr, c, label=label, color=color if multi else colors.get(expl, f"C{j}"),
@@ -804,7 +820,7 @@ def plot_pixel_flipping(curves, *, title=None, ax=None, legend=True, colors=None
         fig = new_figure((1, 1))
         ax = fig.add_subplot()
         _draw_curves(ax, curves, colors)
-        labels = ax.get_legend_handles_labels()[1]
+        labels = _legend_entries([ax])[1]
         ax_w, ax_h, left, bottom = 3.9, 2.6, 0.75, 0.6
         top = 0.45 if title else 0.15
         right = (0.25 + _legend_width(labels)) if legend and labels else 0.2
@@ -814,10 +830,11 @@ def plot_pixel_flipping(curves, *, title=None, ax=None, legend=True, colors=None
     else:
         fig = ax.figure
         _draw_curves(ax, curves, colors)
-    if legend and ax.get_legend_handles_labels()[1]:
+    handles, labels = _legend_entries([ax])
+    if legend and labels:
         # outside the curves, a fixed place ("best" is slow and can cover them)
-        ax.legend(fontsize=_FS_SMALL, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                  borderaxespad=0.0, frameon=False)
+        ax.legend(handles, labels, fontsize=_FS_SMALL, loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     if title:
         ax.set_title(title, fontsize=_FS_LABEL)
     return fig
@@ -879,10 +896,7 @@ def plot_pixel_flipping_grid(panels, *, cols=4, title=None):
         ax.set_title(str(name), fontsize=_FS_LABEL)
     for ax in axes[n:]:
         ax.set_visible(False)
-    handles = {}
-    for ax in axes[:n]:
-        for hd, lb in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lb, hd)
+    handles = dict(zip(*reversed(_legend_entries(axes[:n]))))
     col_w = _legend_width(list(handles)) + 0.1
     ncols = max(1, min(len(handles), int((W - 0.3) // max(col_w, 0.1))))
     leg_rows = -(-len(handles) // ncols) if handles else 0

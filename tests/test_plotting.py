@@ -318,13 +318,21 @@ def _axes_box(ax, renderer):
 def test_pixel_flipping_tuple_and_dict_forms_legend_outside():
     f = np.linspace(0, 1, 4)
     fig = plotting.plot_pixel_flipping({"a": (f, 1 - f, 1 - f), "b": (f, 1 - f, 1 - f)})
-    assert len(fig.axes[0].lines) == 4
+    lines = fig.axes[0].lines
+    assert len(lines) == 4 and lines[1].get_color() == lines[0].get_color() == "C0"
+    # the random orders in their detector's colour; one grey entry for them all
+    (proxy,) = [h for h, t in zip(fig.axes[0].get_legend().legend_handles,
+                                  fig.axes[0].get_legend().get_texts()) if t.get_text() == "random order"]
+    assert proxy.get_color() == "0.5" and proxy.get_linestyle() == "--"
     fig = plotting.plot_pixel_flipping({"a": {"fractions": f, "lrp": 1 - f, "occlusion": 1 - f,
                                               "kernel-shap": 1 - f ** 2, "random": 1 - f}},
                                        title="a")
     lines = fig.axes[0].lines
-    assert [ln.get_label() for ln in lines] == ["lrp", "occlusion", "kernel-shap", "random order"]
+    assert [ln.get_label() for ln in lines] == ["lrp", "occlusion", "kernel-shap", "_nolegend_"]
     assert lines[3].get_linestyle() == "--"
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["lrp", "occlusion", "kernel-shap",
+                                                          "random order"]
     _, renderer = _drawn_texts(fig, plotting.MIN_DPI)
     legend_bb = fig.axes[0].get_legend().get_window_extent(renderer)
     ax_bb = _axes_box(fig.axes[0], renderer)
@@ -349,7 +357,7 @@ def test_pixel_flipping_grid_shared_legend_and_colours():
                 assert ln.get_color() == colour[ln.get_label()]
     _, renderer = _drawn_texts(fig, plotting.MIN_DPI)
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()][:2] == ["KDE", "random order"]
+    assert [t.get_text() for t in legend.get_texts()] == [*DETECTORS, "random order"]
     lb = legend.get_window_extent(renderer)
     for ax in axes:
         assert not _overlaps(lb, ax.get_tightbbox(renderer), tol=0)
@@ -357,7 +365,7 @@ def test_pixel_flipping_grid_shared_legend_and_colours():
     # a panel with a single detector is still labelled by detector
     lone = plotting.plot_pixel_flipping_grid({"a": {"KDE": (f, 1 - f, 1 - f), "Bag": (f, f, f)},
                                               "b": {"Bag": (f, 1 - f, 1 - f)}})
-    assert [ln.get_label() for ln in lone.axes[1].lines] == ["Bag", "random order"]
+    assert [ln.get_label() for ln in lone.axes[1].lines] == ["Bag", "_nolegend_"]
     assert lone.axes[1].lines[0].get_color() == lone.axes[0].lines[2].get_color()
     # one detector per panel: explainers keep their colour where one is missing
     cur = {"fractions": f, "lrp": 1 - f, "occlusion": 1 - f, "kernel-shap": 1 - f, "random": 1 - f}

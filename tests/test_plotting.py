@@ -487,7 +487,7 @@ def test_report_saves_at_a_legible_dpi():
     """Every dpi the report passes to savefig is at least MIN_DPI, where the
     figures' fonts are >= 10 px."""
     files = [ROOT / "skexplain_ad" / "_report.py", *sorted((ROOT / "skexplain_ad" / "_audit").glob("*.py"))]
-    dpis = [int(v) for f in files if f.is_file() for v in re.findall(r"dpi\s*=\s*(\d+)", f.read_text())]
+    dpis = [int(v) for f in files if f.is_file() for v in re.findall(r"(?i)\bdpi\w*\s*=\s*(\d+)", f.read_text())]
     assert dpis, "no dpi found where the report saves its figures"
     assert min(dpis) >= plotting.MIN_DPI
 

@@ -216,7 +216,8 @@ def test_overlays_colour_dict_outline_and_ground_truth():
     for i in range(2):
         rgb = X[i].reshape(3, 6, 6).transpose(1, 2, 0)
         r = maps["Bag"][i].reshape(3, 6, 6).sum(axis=0)
-        np.testing.assert_allclose(_panel(fig, i, 3)[..., :3], _blend_reference(rgb, r / np.abs(r).max(), 1.0))
+        np.testing.assert_allclose(_panel(fig, i, 3)[..., :3],
+                                   _blend_reference(rgb, r / np.abs(r).max(), 1.0))
     # the ground truth's outline on each of the 2 x 2 overlays, at half its maximum
     from matplotlib.contour import ContourSet
 
@@ -487,7 +488,8 @@ def test_report_saves_at_a_legible_dpi():
     """Every dpi the report passes to savefig is at least MIN_DPI, where the
     figures' fonts are >= 10 px."""
     files = [ROOT / "skexplain_ad" / "_report.py", *sorted((ROOT / "skexplain_ad" / "_audit").glob("*.py"))]
-    dpis = [int(v) for f in files if f.is_file() for v in re.findall(r"(?i)\bdpi\w*\s*=\s*(\d+)", f.read_text())]
+    pattern = re.compile(r"(?i)\bdpi\w*\s*=\s*(\d+)")
+    dpis = [int(v) for f in files if f.is_file() for v in pattern.findall(f.read_text())]
     assert dpis, "no dpi found where the report saves its figures"
     assert min(dpis) >= plotting.MIN_DPI
 

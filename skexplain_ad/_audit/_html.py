@@ -373,8 +373,8 @@ def _sample_label(ds, i):
 
 
 def _conservation(R, o):
-    """"sum R = .., o = .." for one example row (the relevance-carrying score)."""
-    return f"sum R {float(np.sum(R)):.3g}, o {float(o):.3g}"
+    """"sum R = .., o(x) = .." for one example row (the relevance-carrying score)."""
+    return f"sum R = {float(np.sum(R)):.4g}\no(x) = {float(o):.4g}"
 
 
 def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, feature_names):
@@ -412,7 +412,7 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
         if key not in sub or not sub[key].notna().any():
             continue
         top = sub.nlargest(3, key)["anomaly"].tolist()
-        pick, labels, notes = [], [], []
+        pick, labels, notes, row_notes = [], [], [], []
         for a in top:
             idx = np.flatnonzero(corr == a)
             if not idx.size:
@@ -422,17 +422,16 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
             i = int(idx[order[len(order) // 2]])
             pick.append(i)
             labels.append(_sample_label(ds, i))
-            first = (f"cos {_row_cosines(R[[i]], M[[i]])[0]:.2f}" if has_gt else "")
-            if scores is not None and det in scores:
-                first = (first + "; " if first else "") + _conservation(R[i], np.asarray(scores[det])[i])
-            notes.append([first, *(f"cos {_row_cosines(e[[i]], M[[i]])[0]:.2f}" if has_gt else ""
-                                   for e in extra.values())])
+            row_notes.append(_conservation(R[i], np.asarray(scores[det])[i])
+                             if scores is not None and det in scores else "")
+            notes.append([f"cos {_row_cosines(m[[i]], M[[i]])[0]:.2f}" if has_gt else ""
+                          for m in (R, *extra.values())])
         if not pick:
             continue
         fig = _explanations(p, X[pick], M[pick], R[pick], image_shape, title=f"{det}",
                             row_labels=labels, extra={k: v[pick] for k, v in extra.items()},
                             feature_names=feature_names, notes=notes,
-                            relevance_name=_own_name(table, det))
+                            relevance_name=_own_name(table, det), row_notes=row_notes)
         f = figs.save(fig, f"examples_{_slug(det)}.png")
         parts.append(_figure(f, f"{_esc(det)}: its top anomaly types ({_esc(', '.join(top))})."))
     # every anomaly, every detector on the same samples
@@ -464,11 +463,8 @@ def _own_name(table, det):
 
 
 def _explanations(p, *args, **kwargs):
-    """plotting.plot_explanations, with the overlay column where the plotting module has it."""
-    import inspect
-
-    if "overlay" in inspect.signature(p.plot_explanations).parameters and args[3] is not None \
-            and len(tuple(args[3])) >= 2:
+    """plotting.plot_explanations, with the overlay column for images."""
+    if args[3] is not None and len(tuple(args[3])) >= 2:
         kwargs["overlay"] = True
     return p.plot_explanations(*args, **kwargs)
 
@@ -497,15 +493,15 @@ def _html_pixel_flipping(curves, ds, rows, figs):
     means = {d: _mean_curves(c) for d, c in curves.items() if c}
     means = {d: m for d, m in means.items() if m is not None}
     if means:
-        f = figs.save(_panels(p, means, lambda d, m: {d: m}), "pixel_flipping.png")
+        f = figs.save(p.plot_pixel_flipping_grid({d: {d: m} for d, m in means.items()}),
+                      "pixel_flipping.png")
         parts.append(_figure(f, "Mean pixel-flipping curve over all anomaly types per detector: "
                              "solid = LRP order, other lines = baseline explainers when audited, "
                              "dashed grey = random order."))
     anomalies = list(dict.fromkeys(a for c in curves.values() for a in c))
     if anomalies:
         per = {a: {d: _lrp_and_random(c[a]) for d, c in curves.items() if a in c} for a in anomalies}
-        f = figs.save(_panels(p, per, lambda a, v: v, shared_legend=True),
-                      "pixel_flipping_by_anomaly.png", dpi=80)
+        f = figs.save(p.plot_pixel_flipping_grid(per), "pixel_flipping_by_anomaly.png")
         parts.append("<details><summary>pixel flipping per anomaly type</summary>"
                      + _figure(f, "One panel per anomaly type: each detector's LRP order (solid) "
                                "and random order (dashed), mean over the flipped outliers.")
@@ -519,26 +515,6 @@ def _lrp_and_random(value):
     fr, parts = _curve_parts(value)
     keep = {k: v for k, v in parts.items() if k in ("lrp", "random")} or parts
     return {"fractions": fr, **keep}
-
-
-def _panels(p, items, curves_of, cols=4, shared_legend=False):
-    """A grid of pixel-flipping panels (no constrained layout: it is slow)."""
-    n = len(items)
-    cols = min(n, cols)
-    rows = -(-n // cols)
-    fig = p.new_figure((3.0 * cols, 2.5 * rows + 0.3))
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    fig.subplots_adjust(left=0.07 if cols > 1 else 0.18, right=0.98, bottom=0.2 / rows + 0.04,
-                        top=1 - 0.1 / rows, wspace=0.3, hspace=0.55)
-    for ax, (name, value) in zip(axes, items.items()):
-        p.plot_pixel_flipping(curves_of(name, value), title=str(name), ax=ax,
-                              legend=not shared_legend)
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    if shared_legend:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", fontsize=7,
-                   ncols=min(6, len(axes[0].lines)), frameon=False)
-    return fig
 
 
 def _explainer_means(table, detectors):

@@ -15,6 +15,8 @@ Resamples are drawn from a seeded generator, so a run gives the same
 intervals every time.
 """
 
+from functools import lru_cache
+
 import numpy as np
 
 __all__ = ["N_BOOT", "LEVEL", "auc_interval", "mean_interval"]
@@ -23,6 +25,15 @@ __all__ = ["N_BOOT", "LEVEL", "auc_interval", "mean_interval"]
 N_BOOT = 1000
 #: Confidence level of every interval.
 LEVEL = 0.95
+
+
+@lru_cache(maxsize=64)
+def _counts(n, n_boot, random_state, stream):
+    """Resampling counts (n_boot, n) of a seeded generator; the same for the same arguments."""
+    rng = np.random.default_rng((random_state, stream))
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64)
+    counts.flags.writeable = False
+    return counts
 
 
 def _bounds(samples, level):
@@ -61,9 +72,8 @@ def auc_interval(inlier_scores, outlier_scores, *, n_boot=N_BOOT, level=LEVEL, r
     if n0 == 0 or n1 == 0:
         return np.nan, np.nan
     H = (s1[None, :] > s0[:, None]) + 0.5 * (s1[None, :] == s0[:, None])  # (n0, n1)
-    rng = np.random.default_rng(random_state)
-    w = rng.multinomial(n0, np.full(n0, 1.0 / n0), size=n_boot).astype(np.float64)
-    v = rng.multinomial(n1, np.full(n1, 1.0 / n1), size=n_boot).astype(np.float64)
+    w = _counts(n0, n_boot, random_state, 0)
+    v = _counts(n1, n_boot, random_state, 1)
     aucs = np.einsum("bj,bj->b", w @ H, v) / (n0 * n1)
     return _bounds(aucs, level)
 
@@ -95,6 +105,4 @@ def mean_interval(values, *, n_boot=N_BOOT, level=LEVEL, random_state=0):
     x = x[np.isfinite(x)]
     if x.size == 0:
         return np.nan, np.nan
-    rng = np.random.default_rng(random_state)
-    counts = rng.multinomial(x.size, np.full(x.size, 1.0 / x.size), size=n_boot)
-    return _bounds(counts @ x / x.size, level)
+    return _bounds(_counts(x.size, n_boot, random_state, 2) @ x / x.size, level)

@@ -48,7 +48,7 @@ class Subject:
         if self.entry is not None:
             return self.entry.description
         est = type(self.estimator)
-        what = f"{est.__module__.split('.')[0]}'s {est.__name__}"
+        what = f"{est.__name__} ({est.__module__.split('.')[0]})"
         if self.kind == "lrp":
             return f"Your {what}, explained by its own LRP."
         return (f"Your {what}: no LRP for this model, so occlusion (o(x) minus o(x) with one "

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATASETS", "as_audit_data", "check_dataset", "load_audit_dataset"]
+__all__ = ["DATASETS", "as_audit_data", "channel_axis", "check_dataset", "load_audit_dataset",
+           "pixel_relevance", "row_cosines"]
 
 #: Data sets the audit knows: name -> what it is.
 DATASETS = {
@@ -342,14 +343,25 @@ def as_audit_data(data):
     if not (y == 1).any() or not (y == -1).any():
         raise ValueError(f"dataset['target'] needs both inliers (+1) and outliers (-1) among the "
                          f"test samples; got {int((y == 1).sum())} and {int((y == -1).sum())}.")
+    image_shape = data.get("image_shape") if hasattr(data, "get") else None
+    if image_shape is not None:
+        image_shape = tuple(int(v) for v in image_shape)
+        if int(np.prod(image_shape)) != X.shape[1] or len(image_shape) not in (2, 3):
+            raise ValueError(f"dataset['image_shape'] = {image_shape} does not hold "
+                             f"{X.shape[1]} features as (H, W) or (C, H, W).")
     masks = data.get("masks") if hasattr(data, "get") else None
     if masks is not None:
         masks = np.asarray(masks, dtype=np.float64)
-        if masks.shape != X.shape:
-            masks = masks.reshape(masks.shape[0], -1) if masks.ndim > 2 else masks
-        if masks.shape != X.shape:
+        if masks.ndim > 2:
+            masks = masks.reshape(masks.shape[0], -1)
+        axis = channel_axis(image_shape)
+        per_pixel = (X.shape[1] // image_shape[axis]) if axis is not None else None
+        ok_widths = {X.shape[1], per_pixel} - {None}
+        if masks.ndim != 2 or masks.shape[0] != X.shape[0] or masks.shape[1] not in ok_widths:
             raise ValueError(f"dataset['masks'] has shape {np.asarray(data['masks']).shape}; "
-                             f"expected one map per test sample, {X.shape}.")
+                             f"expected one map per test sample, {X.shape}"
+                             + (f" (or {(X.shape[0], per_pixel)}, one value per pixel of the "
+                                "colour images)" if per_pixel else "") + ".")
         if not np.isfinite(masks).all() or (masks < 0).any():
             raise ValueError("dataset['masks'] must be finite and non-negative (a ground-truth "
                              "relevance map per test sample).")
@@ -369,12 +381,6 @@ def as_audit_data(data):
     found = list(dict.fromkeys(corruption[y == -1].tolist()))
     corruption_names = [a for a in names_order if a in found] + [a for a in found
                                                                   if a not in names_order]
-    image_shape = data.get("image_shape") if hasattr(data, "get") else None
-    if image_shape is not None:
-        image_shape = tuple(int(v) for v in image_shape)
-        if int(np.prod(image_shape)) != X.shape[1] or len(image_shape) not in (2, 3):
-            raise ValueError(f"dataset['image_shape'] = {image_shape} does not hold "
-                             f"{X.shape[1]} features as (H, W) or (C, H, W).")
     feature_names = (data.get("feature_names") if hasattr(data, "get") else None) or names
     if feature_names is not None:
         feature_names = [str(f) for f in feature_names]
@@ -384,3 +390,45 @@ def as_audit_data(data):
     return _bunch(data_train=Xtr, data=X, target=y, masks=masks, corruption=corruption,
                   corruption_names=corruption_names, image_shape=image_shape,
                   feature_names=feature_names)
+
+
+def channel_axis(image_shape):
+    """Index of the colour axis of ``image_shape`` ((C, H, W) or (H, W, C), C in 1 or 3), or None."""
+    if image_shape is None or len(tuple(image_shape)) != 3:
+        return None
+    shape = tuple(image_shape)
+    return 0 if shape[0] in (1, 3) else 2 if shape[2] in (1, 3) else None
+
+
+def pixel_relevance(R, image_shape, n_pixels=None):
+    """``R`` (n, n_features) summed over the colour channels when the ground truth is per pixel.
+
+    Unchanged when ``n_pixels`` is None or equals the number of features.
+    """
+    if n_pixels is None or R.shape[1] == n_pixels:
+        return R
+    axis = channel_axis(image_shape)
+    if axis is None:
+        raise ValueError(f"the ground truth has {n_pixels} values per sample but the data "
+                         f"{R.shape[1]}, and image_shape={image_shape} names no colour axis.")
+    return R.reshape(len(R), *image_shape).sum(axis=1 + axis).reshape(len(R), -1)
+
+
+def row_cosines(R, masks, image_shape=None):
+    """Per-row explanation cosine of ``R`` with the ground truth ``masks`` (NaN where undefined).
+
+    ``R`` is summed over the colour channels first when ``masks`` is per pixel.
+    """
+    from ..metrics import explanation_cosine
+
+    R = pixel_relevance(np.asarray(R, dtype=np.float64), image_shape, masks.shape[1])
+    try:
+        return np.asarray(explanation_cosine(R, masks), dtype=np.float64)
+    except ValueError:  # a row of zeros: cosine undefined, row by row
+        out = np.full(len(R), np.nan)
+        for i in range(len(R)):
+            try:
+                out[i] = explanation_cosine(R[i:i + 1], masks[i:i + 1])[0]
+            except ValueError:
+                pass
+        return out

@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from ._columns import CI_LEVEL_TEXT, GLOSSARY
+from ._data import row_cosines
 from ._verdicts import (
     MIN_DETECTION_ROC,
     MIN_ROWS,
@@ -201,13 +202,6 @@ def _mean_curves(per_anomaly):
     return out
 
 
-def _row_cosines(R, masks):
-    from ..metrics import explanation_cosine
-
-    try:
-        return explanation_cosine(R, masks)
-    except ValueError:
-        return np.full(len(R), np.nan)
 
 
 # ---------------------------------------------------------------------------
@@ -384,6 +378,10 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
     maps = _split_relevances(relevances)
     image_shape = getattr(ds, "image_shape", None)
     tabular = image_shape is None or len(tuple(image_shape)) < 2
+
+    def _cos(R, masks):
+        return row_cosines(R, masks, image_shape)
+
     X = np.asarray(ds.data)
     has_gt = getattr(ds, "masks", None) is not None
     M = np.asarray(ds.masks) if has_gt else np.zeros_like(X, dtype=np.float64)
@@ -417,14 +415,14 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
             idx = np.flatnonzero(corr == a)
             if not idx.size:
                 continue
-            cos = _row_cosines(R[idx], M[idx]) if has_gt else np.zeros(idx.size)
+            cos = _cos(R[idx], M[idx]) if has_gt else np.zeros(idx.size)
             order = np.argsort(np.nan_to_num(cos, nan=-1.0), kind="stable")
             i = int(idx[order[len(order) // 2]])
             pick.append(i)
             labels.append(_sample_label(ds, i))
             row_notes.append(_conservation(R[i], np.asarray(scores[det])[i])
                              if scores is not None and det in scores else "")
-            notes.append([f"cos {_row_cosines(m[[i]], M[[i]])[0]:.2f}" if has_gt else ""
+            notes.append([f"cos {_cos(m[[i]], M[[i]])[0]:.2f}" if has_gt else ""
                           for m in (R, *extra.values())])
         if not pick:
             continue
@@ -442,7 +440,7 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
         if not idx.size:
             continue
         first, rest = names[0], names[1:]
-        notes = [[(f"cos {_row_cosines(maps[d][0][[i]], M[[i]])[0]:.2f}" if has_gt else "")
+        notes = [[(f"cos {_cos(maps[d][0][[i]], M[[i]])[0]:.2f}" if has_gt else "")
                   for d in names] for i in idx]
         labels = [_sample_label(ds, i) for i in idx]
         fig = _explanations(p, X[idx], M[idx], maps[first][0][idx], image_shape, title=str(a),

@@ -12,7 +12,7 @@ import numpy as np
 from .. import metrics
 from ._checks import check_backend, check_count, check_device, check_n_jobs, check_out
 from ._columns import COLUMNS
-from ._data import TABULAR, as_audit_data, check_dataset, load_audit_dataset
+from ._data import TABULAR, as_audit_data, check_dataset, load_audit_dataset, pixel_relevance, row_cosines
 from ._explainers import EXPLAINERS, STAND_IN, Job
 from ._registry import (
     DETECTORS,
@@ -146,14 +146,6 @@ def _rect_cosine(A, B):
     return out
 
 
-def _row_cosines(R, masks):
-    """Per-row explanation cosine with the ground truth (NaN where it is undefined)."""
-    try:
-        return np.asarray(metrics.explanation_cosine(R, masks), dtype=np.float64)
-    except ValueError:
-        return _rect_cosine(R, masks)
-
-
 def _mean(x):
     x = np.asarray(x, dtype=np.float64)
     x = x[np.isfinite(x)]
@@ -253,6 +245,10 @@ def _audit_detector(subject, det, ds, cfg, clock, client):
 
     table_rows = []
     seed = cfg["seed"]
+    # relevance per pixel: summed over colour channels where the ground truth is per pixel,
+    # as the documents do ([P] Sec. 3; [T] Sec. 3.3)
+    pixels = {e: pixel_relevance(m, ds.image_shape, None if masks is None else masks.shape[1])
+              for e, m in maps.items()}
     with clock.stage("metrics", name):
         inl = corr == "none"
         for k, a in enumerate(ds.corruption_names):
@@ -267,10 +263,11 @@ def _audit_detector(subject, det, ds, cfg, clock, client):
                 rec = {"anomaly": a, "detector": name, "explainer": e, "primary": e == primary,
                        "roc_auc": roc, "roc_auc_ci_low": roc_lo, "roc_auc_ci_high": roc_hi}
                 if masks is not None:
-                    c_e = _row_cosines(maps[e][rows], masks[rows])
-                    c_p = _row_cosines(maps[primary][rows], masks[rows])
-                    c_ref = (_row_cosines(maps["random"][rows], masks[rows]) if "random" in maps
-                             else _row_cosines(np.ones_like(masks[rows]), masks[rows]))
+                    px = pixels[e][rows]
+                    c_e = row_cosines(px, masks[rows])
+                    c_p = row_cosines(pixels[primary][rows], masks[rows])
+                    c_ref = (row_cosines(pixels["random"][rows], masks[rows]) if "random" in maps
+                             else row_cosines(np.ones_like(masks[rows]), masks[rows]))
                     cos = _mean(c_e)
                     rec.update(cosine=cos, reference_cosine=_mean(c_ref),
                                clever_hans_difference=metrics.clever_hans_difference(roc, cos)
@@ -284,7 +281,7 @@ def _audit_detector(subject, det, ds, cfg, clock, client):
                         rec["cosine_vs_primary_ci_low"], rec["cosine_vs_primary_ci_high"] = \
                             _interval(c_e - c_p, seed)
                     try:
-                        rec["pixel_auroc"] = metrics.pixel_auroc(maps[e][rows], masks[rows])
+                        rec["pixel_auroc"] = metrics.pixel_auroc(px, masks[rows])
                     except ValueError:  # ground truth covers no pixel, or every pixel
                         rec["pixel_auroc"] = np.nan
                 a_e = np.array([pf[e][2][i] for i in flipped]) if flipped else np.zeros(0)
@@ -299,8 +296,8 @@ def _audit_detector(subject, det, ds, cfg, clock, client):
                         a_b = np.array([pf[e][2][i] for i in both])
                         rec["pixel_flipping_vs_primary_ci_low"], \
                             rec["pixel_flipping_vs_primary_ci_high"] = _interval(a_b - a_p, seed)
-                rec["agreement_with_primary"] = _mean(_rect_cosine(maps[e][rows],
-                                                                   maps[primary][rows]))
+                rec["agreement_with_primary"] = _mean(_rect_cosine(pixels[e][rows],
+                                                                   pixels[primary][rows]))
                 rec.update(explain_seconds_per_sample=seconds[e],
                            n_inliers=int(inl.sum()), n_outliers=int(groups[a].size),
                            n_explained=int(rows.size), n_flipped=len(flipped))

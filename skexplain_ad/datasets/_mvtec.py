@@ -191,8 +191,9 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
         Convert to one grey channel; False keeps RGB.
     max_pixels : int or None, default=16777216
         The most pixels (width x height) an image or mask may have (the
-        default is 4096 x 4096; MVTec AD's largest images are 1024 x 1024). Checked from the file's header before it is decoded,
-        so a "decompression bomb" is refused without being read. ``None``
+        default is 4096 x 4096; MVTec AD's largest images are 1024 x
+        1024). Checked from the file's header before it is decoded, so a
+        "decompression bomb" is refused without being read. ``None``
         leaves only Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``);
         an image over that one raises the same error.
     follow_external_links : bool, default=False

@@ -298,7 +298,8 @@ class TimesEnsemble(BaseEnsembleDetector):
         m, n, _ = model.shape
         names = list(self.named_estimators_)
         if self.k is not None:
-            _check_k_l(self.k, self.l, names, [m, n], [f"only {m} templates", f"only {n} templates"])
+            _check_k_l(self.k, self.l, names, [m, n],
+                       [f"only {m} templates", f"only {n} templates"])
         self.gamma_ = model.G
         self.log_alpha_, local = pair_statistics(model, self.k, self.l)
         if local is not None:

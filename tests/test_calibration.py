@@ -152,9 +152,24 @@ def test_ocsvm_offset_drops_own_support_vector_only():
     assert np.all(o_ref[sv] > det.outlier_score(X[sv]))
 
 
+@pytest.mark.parametrize("gamma", ["scale", "knn_mass"])
+def test_ocsvm_default_threshold_keeps_its_promise_held_out(gamma):
+    """The default is contamination=0.1 with the out-of-sample offset_:
+    predict flags about 10 % of new points of the training distribution.
+    The SVM's own rho ("auto") is in-sample and flags half or more of them."""
+    rng = np.random.RandomState(0)
+    X, Q = rng.normal(size=(200, 5)), rng.normal(size=(4000, 5))
+    det = OCSVMDetector(gamma=gamma).fit(X)
+    assert det.contamination == 0.1
+    _check_offset(det, X, ocsvm_loo_slow(det, X))
+    assert abs(np.mean(det.predict(Q) == -1) - 0.1) <= 0.03
+    auto = OCSVMDetector(gamma=gamma, contamination="auto").fit(X)
+    assert np.mean(auto.predict(Q) == -1) >= 0.45
+
+
 def test_ocsvm_auto_contamination_keeps_rho():
     X = _data(40)
-    det = OCSVMDetector(gamma=0.5, nu=0.3).fit(X)
+    det = OCSVMDetector(gamma=0.5, nu=0.3, contamination="auto").fit(X)
     rho = det.ocsvm_.offset_[0]
     assert det.offset_ == pytest.approx(np.log(rho / det.ocsvm_.dual_coef_.sum()))
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.utils import Bunch
 
 from skexplain_ad.datasets import (
@@ -739,3 +739,145 @@ def test_load_mvtec_empty_folders(tmp_path, save_png):
 def test_load_mvtec_bad_size(mvtec_root, size, err, match):
     with pytest.raises(err, match=match):
         load_mvtec(mvtec_root, "wood", size=size)
+
+
+# ---------------------------------------- MVTec AD: files that are not as they seem
+def _png_header_only(path, width, height):
+    """A PNG whose header says width x height, with one tiny IDAT chunk: what a
+    decompression bomb's header looks like, without the gigabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                     + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+
+
+def test_load_mvtec_truncated_or_undecodable_image_named(mvtec_root):
+    bad = mvtec_root / "wood/test/good/001.png"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"MVTec AD: cannot (read|decode) image "
+                                         r".*test/good/001\.png.*truncated"):
+        load_mvtec(mvtec_root, "wood")
+    bad.write_bytes(b"not a png at all")
+    with pytest.raises(ValueError, match=r"MVTec AD: cannot read image .*test/good/001\.png"):
+        load_mvtec(mvtec_root, "wood")
+
+
+@pytest.mark.parametrize("side, max_pixels, match", [
+    # our own limit, read from the header before any decoding
+    (20000, "default", r"is larger than max_pixels=16777216 and Pillow's limit .*400000000 pix"),
+    (5000, "default", r"has 5000 x 5000 = 25000000 pixels, more than max_pixels=16777216"),
+    # above Pillow's warning (12000^2) and error (20000^2) limits, ours off
+    (12000, "default", r"is larger than max_pixels=16777216 and Pillow's limit"),
+    (12000, None, r"larger than Pillow's limit \(PIL.Image.MAX_IMAGE_PIXELS"),
+    (20000, None, r"larger than Pillow's limit \(PIL.Image.MAX_IMAGE_PIXELS"),
+])
+def test_load_mvtec_oversized_image_refused(mvtec_root, side, max_pixels, match):
+    import warnings
+
+    _png_header_only(mvtec_root / "wood/train/good/001.png", side, side)
+    kw = {} if max_pixels == "default" else {"max_pixels": max_pixels}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning escapes
+        with pytest.raises(ValueError, match=r"MVTec AD: image .*train/good/001\.png.* " + match):
+            load_mvtec(mvtec_root, "wood", **kw)
+
+
+def test_load_mvtec_max_pixels_is_settable(mvtec_root):
+    # the fixture's images are 40 x 40 = 1600 pixels
+    assert load_mvtec(mvtec_root, "wood", size=4, max_pixels=1600).data.shape == (6, 16)
+    with pytest.raises(ValueError, match=r"40 x 40 = 1600 pixels, more than max_pixels=1599"):
+        load_mvtec(mvtec_root, "wood", size=4, max_pixels=1599)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=r"max_pixels must be an integer >= 1 or None"):
+            load_mvtec(mvtec_root, "wood", max_pixels=bad)
+
+
+def test_load_mvtec_symlink_out_of_the_root(mvtec_root, tmp_path, save_png):
+    outside = tmp_path / "elsewhere" / "secret.png"
+    save_png(outside, np.full((40, 40, 3), 7, dtype=np.uint8))
+    link = mvtec_root / "wood/train/good/003.png"
+    link.symlink_to(outside)
+    with pytest.raises(ValueError, match=r"train/good/003\.png' is a symbolic link to "
+                                         r"'.*elsewhere/secret\.png', outside the dataset "
+                                         r"folder .*follow_external_links=True"):
+        load_mvtec(mvtec_root, "wood")
+    ds = load_mvtec(mvtec_root, "wood", size=4, follow_external_links=True)
+    assert len(ds.data_train) == 4 and np.allclose(ds.images_train[3], 7 / 255)
+    # a link that stays inside the dataset folder is read
+    link.unlink()
+    link.symlink_to(mvtec_root / "wood/train/good/000.png")
+    ds = load_mvtec(mvtec_root, "wood", size=4)
+    assert_array_equal(ds.images_train[3], ds.images_train[0])
+    # a linked folder counts by where its files are: the mask folder linked out
+    gt = mvtec_root / "wood/ground_truth/hole"
+    gt.rename(tmp_path / "elsewhere" / "hole")
+    gt.symlink_to(tmp_path / "elsewhere" / "hole", target_is_directory=True)
+    with pytest.raises(ValueError, match=r"ground_truth/hole/000_mask\.png' is a symbolic link"):
+        load_mvtec(mvtec_root, "wood")
+    with pytest.raises(TypeError, match="follow_external_links must be a bool"):
+        load_mvtec(mvtec_root, "wood", follow_external_links="yes")
+
+
+def test_load_mvtec_mask_of_the_wrong_size(mvtec_root, save_png):
+    save_png(mvtec_root / "wood/ground_truth/hole/001_mask.png", np.zeros((20, 40), np.uint8))
+    with pytest.raises(ValueError, match=r"mask .*hole/001_mask\.png' is 40 x 20 pixels but "
+                                         r"its image .*test/hole/001\.png' is 40 x 40"):
+        load_mvtec(mvtec_root, "wood")
+
+
+@pytest.mark.parametrize("kind", ["RGBA alpha", "LA alpha", "RGB red", "RGBA opaque", "16-bit"])
+def test_load_mvtec_mask_channel(mvtec_root, save_png, kind):
+    """Masks are read by the alpha channel where it varies, else the first
+    channel (load_mvtec Notes); the defect is a box at rows 20-29, cols 20-29."""
+    box = np.zeros((40, 40), dtype=bool)
+    box[20:30, 20:30] = True
+    on = np.where(box, 255, 0).astype(np.uint8)
+    if kind == "RGBA alpha":  # black paint, defect only in alpha
+        mask = np.dstack([np.zeros((40, 40, 3), np.uint8), on])
+    elif kind == "LA alpha":  # white everywhere, defect only in alpha
+        from PIL import Image
+
+        path = mvtec_root / "wood/ground_truth/hole/000_mask.png"
+        Image.merge("LA", [Image.fromarray(np.full((40, 40), 255, np.uint8)),
+                           Image.fromarray(on)]).save(path)
+        mask = None
+    elif kind == "RGB red":  # only the first channel marks the defect
+        mask = np.dstack([on, np.zeros((40, 40), np.uint8), np.full((40, 40), 255, np.uint8)])
+    elif kind == "RGBA opaque":  # constant alpha: the first channel
+        mask = np.dstack([on, on, on, np.full((40, 40), 255, np.uint8)])
+    else:  # 16-bit grey: 40000 > 65535 / 2 in the box, 20000 < it outside
+        mask = np.where(box, 40000, 20000).astype(np.uint16)
+    if mask is not None:
+        save_png(mvtec_root / "wood/ground_truth/hole/000_mask.png", mask)
+    ds = load_mvtec(mvtec_root, "wood", size=40)
+    assert_array_equal(ds.masks[2].reshape(40, 40), box.astype(float))
+
+
+def test_load_mvtec_16_bit_images_scaled_not_clipped(mvtec_root, save_png):
+    from PIL import Image
+
+    rng = np.random.RandomState(1)
+    grey16 = rng.randint(0, 65536, size=(40, 40)).astype(np.uint16)
+    save_png(mvtec_root / "wood/train/good/001.png", grey16)
+    const = np.full((40, 40), 32768, dtype=np.uint16)  # 8-bit clipping would give 1.0
+    save_png(mvtec_root / "wood/train/good/002.png", const)
+    with Image.open(mvtec_root / "wood/train/good/001.png") as img:
+        assert img.mode.startswith("I")  # read as 16-bit by Pillow
+    ds = load_mvtec(mvtec_root, "wood", size=40)
+    assert_allclose(ds.images_train[1], grey16 / 65535.0, rtol=0, atol=1e-7)  # float32 step
+    assert_allclose(ds.images_train[2], 32768 / 65535.0, rtol=0, atol=1e-7)
+    # resized as a float image: the mean of a constant image is kept
+    small = load_mvtec(mvtec_root, "wood", size=8, grayscale=False)
+    assert small.images_train.shape == (3, 8, 8, 3)
+    assert_allclose(small.images_train[2], 32768 / 65535.0, rtol=0, atol=1e-6)
+    ref = np.asarray(Image.fromarray((grey16 / 65535.0).astype(np.float32), mode="F")
+                     .resize((8, 8), Image.BILINEAR), dtype=np.float64)
+    assert_allclose(small.images_train[1][..., 0], ref, rtol=0, atol=1e-7)
+    assert 0.0 <= small.images_train.min() and small.images_train.max() <= 1.0

@@ -102,3 +102,123 @@ def test_pickle_clone_pipeline_and_contamination(labelled, ens):
     assert_allclose(ens.decision_function(X), ens.score_samples(X) - ens.offset_)
     pipe = make_pipeline(StandardScaler(), clone(ens)).fit(X)
     assert_array_equal(np.unique(pipe.predict(X)), [-1, 1])
+
+
+# ------------------------------------------- errors before work, members named
+class _FitForbidden(KDEDetector):
+    """A KDE whose fit must not run: the ensemble refutes the data first."""
+
+    def fit(self, X, y=None):
+        raise AssertionError("a member was fitted before the ensemble checked X's shape")
+
+
+@pytest.mark.parametrize(
+    "split, params, match",
+    [
+        (True, {"k": 26, "l": 1},
+         r"k=26 nearest templates of member 'b'.*at most 25 templates \(_FitForbidden "
+         r"fitted on 25 rows, its part of n_samples=50 with split=True\); k must be in \[1, 25\]"),
+        (True, {"k": 1, "l": 26}, r"l=26 nearest templates of member 'a'.*l must be in \[1, 25\]"),
+        (False, {"k": 51, "l": 1}, r"k=51 .*fitted on 50 rows\); k must be in \[1, 50\]"),
+        (False, {"k": 1, "l": 51}, r"l=51 .*l must be in \[1, 50\]"),
+    ],
+)
+def test_times_k_l_refuted_before_any_member_is_fitted(split, params, match):
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    ens = TimesEnsemble([("a", _FitForbidden()), ("b", _FitForbidden())], split=split,
+                        random_state=0, **params)
+    with pytest.raises(ValueError, match=match):
+        ens.fit(X)
+
+
+def test_times_k_l_within_bound_fit():
+    # the bound is the rows a member is fitted on: k = l = 25 of 50 with split
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    ens = TimesEnsemble([("a", KDEDetector(gamma=0.3)), ("b", KDEDetector(gamma=0.3))],
+                        k=25, l=25, random_state=0).fit(X)
+    assert ens.pairs_.shape[0] > 0
+
+
+def test_times_k_above_support_vectors_after_fit():
+    # an OC-SVM has fewer templates than rows: known only once fitted
+    X = np.random.RandomState(0).normal(size=(50, 3))
+    ens = TimesEnsemble([("a", KDEDetector(gamma=0.3)), ("b", OCSVMDetector(gamma=0.3, nu=0.1))],
+                        k=25, l=1, random_state=0)
+    with pytest.raises(ValueError, match=r"k=25 nearest templates of member 'b'.*but 'b' has "
+                                         r"only (\d+) templates; k must be in \[1, \1\]") as err:
+        ens.fit(X)
+    assert int(str(err.value).split("only ")[1].split()[0]) < 25
+
+
+def test_times_non_softmin_member_refused_before_fitting():
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    bag = BaggedDetector([("x", _FitForbidden()), ("y", _FitForbidden())])
+    with pytest.raises(ValueError, match=r"member 'bag' \(BaggedDetector\) has no templates_"):
+        TimesEnsemble([("a", _FitForbidden()), ("bag", bag)]).fit(X)
+
+
+def test_times_torch_member_refused_before_training(monkeypatch):
+    pytest.importorskip("torch")
+    from skexplain_ad import AutoencoderDetector
+
+    def no_training(self, X, y=None):
+        raise AssertionError("the autoencoder was trained")
+
+    monkeypatch.setattr(AutoencoderDetector, "fit", no_training)
+    X = np.random.RandomState(0).normal(size=(30, 3))
+    with pytest.raises(ValueError, match=r"member 'ae' \(AutoencoderDetector\) has no templates_"):
+        TimesEnsemble([("a", _FitForbidden()), ("ae", AutoencoderDetector())]).fit(X)
+
+
+class _WrongWidth(KDEDetector):
+    """A KDE whose explain or outlier_score returns the wrong shape."""
+
+    def __init__(self, *, gamma=0.5, bad="explain"):
+        super().__init__(gamma=gamma)
+        self.bad = bad
+
+    def explain(self, X):
+        R = super().explain(X)
+        return R[:, :1] if self.bad == "explain" else R
+
+    def outlier_score(self, X):
+        o = super().outlier_score(X)
+        return np.column_stack([o, o]) if self.bad == "score" else o
+
+
+@pytest.mark.parametrize("Ens", [BaggedDetector, TimesEnsemble])
+@pytest.mark.parametrize("bad, match", [
+    ("explain", r"member 'w' \(_WrongWidth\)\.explain returned an array of shape \(2, 1\) "
+                r"for X of shape \(2, 4\); expected \(2, 4\)"),
+    ("score", r"member 'w' \(_WrongWidth\)\.outlier_score returned an array of shape \(2, 2\) "
+              r"for X of shape \(2, 4\); expected \(2,\)"),
+])
+def test_member_with_wrong_output_shape_is_named_at_fit(Ens, bad, match):
+    # (n, 1) relevance would broadcast silently into the bag's (n, d) sum
+    X = np.random.RandomState(0).normal(size=(30, 4))
+    ens = Ens([("kde", KDEDetector(gamma=0.5)), ("w", _WrongWidth(bad=bad))])
+    with pytest.raises(ValueError, match=Ens.__name__ + ": " + match):
+        ens.fit(X)
+
+
+class _BadTemplates(KDEDetector):
+    """A KDE whose fitted templates_ lose a column."""
+
+    def fit(self, X, y=None):
+        super().fit(X)
+        self.templates_ = self.templates_[:, :-1]
+        return self
+
+    def explain(self, X):  # keeps the probe of check_member_outputs quiet
+        return np.zeros(np.shape(X))
+
+    def outlier_score(self, X):
+        return np.zeros(np.shape(X)[0])
+
+
+def test_times_member_templates_of_wrong_width_named():
+    X = np.random.RandomState(0).normal(size=(30, 4))
+    with pytest.raises(ValueError, match=r"member 'b' \(_BadTemplates\) has templates_ of "
+                                         r"shape \(15, 3\); expected \(n_templates >= 1, 4\)"):
+        TimesEnsemble([("a", KDEDetector(gamma=0.5)), ("b", _BadTemplates(gamma=0.5))],
+                      random_state=0).fit(X)

@@ -311,7 +311,7 @@ def test_contamination_sets_offset(data):
 
 def test_ocsvm_auto_offset_matches_sklearn(data):
     X, X_out = data
-    det = OCSVMDetector(gamma=0.2, nu=0.3).fit(X)
+    det = OCSVMDetector(gamma=0.2, nu=0.3, contamination="auto").fit(X)
     Z = np.vstack([X, X_out])
     np.testing.assert_array_equal(det.predict(Z), det.ocsvm_.predict(Z))
 

@@ -263,7 +263,7 @@ def test_ocsvm_predict_equals_sklearn():
     X = rng.normal(size=(150, 3))
     Q = np.vstack([X, rng.normal(size=(200, 3)) * 2])
     for gamma, nu in [(0.1, 0.5), (1.0, 0.2), (0.3, 0.05)]:
-        det = OCSVMDetector(gamma=gamma, nu=nu).fit(X)
+        det = OCSVMDetector(gamma=gamma, nu=nu, contamination="auto").fit(X)
         assert_array_equal(det.predict(Q), det.ocsvm_.predict(Q))
         assert_array_equal(det.predict(Q), OneClassSVM(gamma=gamma, nu=nu).fit(X).predict(Q))
 

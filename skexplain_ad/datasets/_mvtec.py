@@ -10,6 +10,9 @@ points :func:`load_mvtec` at a copy on disk. One category is laid out as::
 """
 
 import os
+import warnings
+from contextlib import contextmanager
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -23,27 +26,125 @@ _GOOD = "good"
 _INLIER = "none"
 
 
+#: default ``max_pixels`` of :func:`load_mvtec`: 4096 x 4096, 16 times the
+#: largest MVTec AD image (1024 x 1024) and well below Pillow's own
+#: decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485)
+MAX_PIXELS = 4096 * 4096
+
+#: Pillow modes of 16- and 32-bit integer grey images: scaled by their
+#: range, never clipped to 8 bits by a conversion to "L"
+_WIDE_MODES = {"I;16": 65535.0, "I;16L": 65535.0, "I;16B": 65535.0, "I;16N": 65535.0,
+               "I": 65535.0}
+
+
 def _pngs(folder):
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".png"
     )
 
 
-def _read_image(path, size, grayscale):
+def _check_inside(path, root, follow_external_links):
+    """``path`` itself, or a ValueError if it resolves outside ``root``
+    (a symbolic link, of the file or of a folder above it)."""
+    if follow_external_links:
+        return path
+    real = path.resolve()
+    if not real.is_relative_to(root):
+        raise ValueError(
+            f"MVTec AD: {str(path)!r} is a symbolic link to {str(real)!r}, outside "
+            f"the dataset folder {str(root)!r}; pass follow_external_links=True "
+            "to read files outside it."
+        )
+    return path
+
+
+@contextmanager
+def _opened(path, max_pixels, what="image"):
+    """The Pillow image of ``path``, its pixels checked against ``max_pixels``
+    from the header, before any decoding; every failure to read or decode
+    it (truncated, not an image, too large for Pillow) as one ValueError
+    naming the file."""
     from PIL import Image
 
-    with Image.open(path) as img:
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own limit: our error below, not a warning
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        ours = "" if max_pixels is None else f"max_pixels={max_pixels} and "
+        raise ValueError(
+            f"MVTec AD: {what} {str(path)!r} is larger than {ours}Pillow's limit "
+            f"(PIL.Image.MAX_IMAGE_PIXELS = {Image.MAX_IMAGE_PIXELS}): {err}"
+        ) from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"MVTec AD: cannot read {what} {str(path)!r}: {err}") from err
+    with img:
+        w, h = img.size
+        if max_pixels is not None and w * h > max_pixels:
+            raise ValueError(
+                f"MVTec AD: {what} {str(path)!r} has {w} x {h} = {w * h} pixels, more "
+                f"than max_pixels={max_pixels}; pass a larger max_pixels (or None) "
+                "to read it."
+            )
+        try:
+            img.load()
+        except (OSError, SyntaxError, ValueError) as err:
+            raise ValueError(f"MVTec AD: cannot decode {what} {str(path)!r}: {err}") from err
+        yield img
+
+
+def _read_image(path, size, grayscale, max_pixels):
+    """The image resized to size x size in [0, 1], and its original (w, h)."""
+    from PIL import Image
+
+    with _opened(path, max_pixels) as img:
+        orig = img.size
+        if img.mode in _WIDE_MODES:
+            # 16-bit grey: scaled by its range (a conversion to "L" clips)
+            grey = np.asarray(img, dtype=np.float64) / _WIDE_MODES[img.mode]
+            small = Image.fromarray(np.clip(grey, 0, 1).astype(np.float32), mode="F")
+            out = np.asarray(small.resize((size, size), Image.BILINEAR), dtype=np.float64)
+            out = np.clip(out, 0.0, 1.0)
+            return (out if grayscale else np.repeat(out[..., None], 3, axis=-1)), orig
         img = img.convert("L" if grayscale else "RGB")
         img = img.resize((size, size), Image.BILINEAR)
-        return np.asarray(img, dtype=np.float64) / 255.0
+        return np.asarray(img, dtype=np.float64) / 255.0, orig
 
 
-def _read_mask(path, size):
+def _mask_channel(img):
+    """The channel a mask is read from, in [0, 1] (``load_mvtec`` Notes):
+    the alpha channel where it varies, else the first channel."""
+    if img.mode in _WIDE_MODES:
+        return np.asarray(img, dtype=np.float64) / _WIDE_MODES[img.mode]
+    if img.mode == "F":
+        return np.asarray(img, dtype=np.float64)
+    if img.mode == "1":
+        return np.asarray(img, dtype=np.float64)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif img.mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    a = np.asarray(img, dtype=np.float64) / 255.0
+    if a.ndim == 2:
+        return a
+    if img.getbands()[-1] == "A" and np.ptp(a[..., -1]) > 0:
+        return a[..., -1]
+    return a[..., 0]
+
+
+def _read_mask(path, size, image_size, image_path, max_pixels):
     """Binary mask at size x size: 1 where any part of the pixel is defect."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        defect = np.asarray(img.convert("L")) > 127
+    with _opened(path, max_pixels, what="mask") as img:
+        if img.size != image_size:
+            raise ValueError(
+                f"MVTec AD: mask {str(path)!r} is {img.size[0]} x {img.size[1]} pixels "
+                f"but its image {str(image_path)!r} is {image_size[0]} x "
+                f"{image_size[1]}; a mask must have its image's size."
+            )
+        defect = _mask_channel(img) > 0.5
     small = Image.fromarray(defect.astype(np.float32))  # mode "F"
     small = small.resize((size, size), Image.BOX)
     return (np.asarray(small) > 0).astype(np.float64)
@@ -64,7 +165,8 @@ def _category_folder(path, category):
     return root / category, category
 
 
-def load_mvtec(path, category=None, *, size=64, grayscale=True):
+def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_PIXELS,
+               follow_external_links=False):
     """Load one category of MVTec AD from its folder layout on disk.
 
     Reads ``train/good/*.png`` (training inliers), ``test/<defect>/*.png``
@@ -87,6 +189,17 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True):
         Side of the resized square images.
     grayscale : bool, default=True
         Convert to one grey channel; False keeps RGB.
+    max_pixels : int or None, default=16777216
+        The most pixels (width x height) an image or mask may have (the
+        default is 4096 x 4096; MVTec AD's largest images are 1024 x
+        1024). Checked from the file's header before it is decoded, so a
+        "decompression bomb" is refused without being read. ``None``
+        leaves only Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``);
+        an image over that one raises the same error.
+    follow_external_links : bool, default=False
+        Whether files may be symbolic links (or lie under linked folders)
+        that resolve outside the dataset folder (``path``). By default such
+        a file raises an error; links that stay inside it are read.
 
     Returns
     -------
@@ -128,7 +241,23 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True):
         defective image's mask is missing; the message names the path.
     ValueError
         When ``train/good`` or ``test`` holds no PNG image, or on a bad
-        ``size``.
+        ``size`` or ``max_pixels``; naming the file, when an image or mask
+        cannot be read or decoded (truncated, not a PNG), has more than
+        ``max_pixels`` pixels, or resolves outside ``path`` (see
+        ``follow_external_links``), or when a mask's size differs from its
+        image's.
+
+    Notes
+    -----
+    Images: 8-bit files are converted by Pillow (``"L"`` or ``"RGB"``) and
+    divided by 255; 16-bit grey files (Pillow modes ``"I;16"``, ``"I"``)
+    are divided by 65535, so their full range maps to [0, 1] rather than
+    being clipped to 8 bits, then resized as a float image. Masks are read
+    from one channel: the alpha channel where the mask has one that is not
+    constant (a defect painted on a transparent background), otherwise the
+    first channel (grey, or red of an RGB mask; palette masks are expanded
+    first). A pixel is defect where that channel exceeds half its range
+    (> 127 of 255, > 32767 of 65535).
 
     References
     ----------
@@ -161,7 +290,14 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True):
     size = _check_count(size, "size", minimum=1)
     if not isinstance(grayscale, (bool, np.bool_)):
         raise TypeError(f"grayscale must be a bool, got {grayscale!r}.")
+    if max_pixels is not None and (
+        not isinstance(max_pixels, Integral) or isinstance(max_pixels, bool) or max_pixels < 1
+    ):
+        raise ValueError(f"max_pixels must be an integer >= 1 or None, got {max_pixels!r}.")
+    if not isinstance(follow_external_links, (bool, np.bool_)):
+        raise TypeError(f"follow_external_links must be a bool, got {follow_external_links!r}.")
     folder, name = _category_folder(path, category)
+    root = Path(os.fspath(path)).resolve()
 
     train_dir = folder / "train" / _GOOD
     test_dir = folder / "test"
@@ -189,8 +325,13 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True):
         raise ValueError(f"No PNG image in the folders of {str(test_dir)!r}.")
 
     shape = (size, size) if grayscale else (size, size, 3)
-    images_train = np.stack([_read_image(p, size, grayscale) for p in train_files])
-    images = np.stack([_read_image(p, size, grayscale) for p in test_files])
+    def read(p):
+        return _read_image(_check_inside(p, root, follow_external_links), size, grayscale,
+                           max_pixels)
+
+    images_train = np.stack([read(p)[0] for p in train_files])
+    read_test = [read(p) for p in test_files]
+    images = np.stack([im for im, _ in read_test])
     masks = np.zeros((len(test_files), size, size))
     for i, (file, kind) in enumerate(zip(test_files, kinds)):
         if kind == _INLIER:
@@ -200,7 +341,8 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True):
             raise FileNotFoundError(
                 f"Ground-truth mask {str(mask_file)!r} of {str(file)!r} is missing."
             )
-        masks[i] = _read_mask(mask_file, size)
+        _check_inside(mask_file, root, follow_external_links)
+        masks[i] = _read_mask(mask_file, size, read_test[i][1], file, max_pixels)
     if not grayscale:
         masks = np.repeat(masks[..., np.newaxis], 3, axis=-1)
 

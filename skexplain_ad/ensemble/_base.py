@@ -165,11 +165,24 @@ class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
             parts = split_indices(n, len(ests), self.random_state)
         else:
             parts = [slice(None)] * len(ests)
+        # what the data's shape refutes is refuted before any member is fitted
+        sizes = [len(part) for part in parts] if self.split else [n] * len(ests)
+        self._check_before_fit(X, names, ests, sizes)
         self.estimators_ = [clone(est).fit(X[part]) for est, part in zip(ests, parts)]
         # which rows each member saw: out-of-sample training scores (_calibration)
         self._train_parts = parts if self.split else None
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        check_member_outputs(self, X)
         self._fit_ensemble(X)
+
+    def _check_before_fit(self, X, names, ests, sizes):
+        """Refute, from ``X``'s shape alone, what the members' fit would.
+
+        Called after the parameter check and before any member is fitted;
+        ``sizes[k]`` is the number of rows member ``k`` will be fitted on.
+        The base checks nothing more; :class:`TimesEnsemble` checks ``k``
+        and ``l``.
+        """
 
     def _fit_ensemble(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -178,6 +191,51 @@ class BaseEnsembleDetector(MetaEstimatorMixin, _BaseComposition, BaseDetector):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+#: rows of ``X`` each member scores and explains once at ``fit``, to check
+#: the shape of its outputs (:func:`check_member_outputs`)
+_PROBE_ROWS = 2
+
+
+def check_member_output(ens, name, est, method, out, X):
+    """``out``, member ``name``'s ``method(X)``, as an array of the right shape.
+
+    A score (``outlier_score``, ``score_samples``, a subset score) has one
+    value per row of ``X``, ``explain`` one per entry. A member that gives
+    another shape would otherwise be broadcast into the pooled result
+    (``(n, 1)`` against ``(n, d)``) or fail inside numpy, naming nothing.
+
+    Raises
+    ------
+    ValueError
+        Naming the ensemble, the member, the method, the expected and the
+        actual shape.
+    """
+    out = np.asarray(out)
+    expected = tuple(X.shape) if method == "explain" else (X.shape[0],)
+    if out.shape != expected:
+        raise ValueError(
+            f"{type(ens).__name__}: member {name!r} ({type(est).__name__}).{method} "
+            f"returned an array of shape {out.shape} for X of shape {tuple(X.shape)}; "
+            f"expected {expected}."
+        )
+    return out
+
+
+def check_member_outputs(ens, X):
+    """Score and explain the first rows of ``X`` with every fitted member, checking the shapes.
+
+    Run once by ``fit``, right after the members are fitted and before the
+    ensemble pools anything, so that a member whose ``outlier_score`` (or
+    ``score_samples``) or ``explain`` returns the wrong width is named at
+    ``fit`` (:func:`check_member_output`).
+    """
+    Xp = X[:_PROBE_ROWS]
+    for name, est in zip(ens.named_estimators_, ens.estimators_):
+        method = "outlier_score" if hasattr(est, "outlier_score") else "score_samples"
+        check_member_output(ens, name, est, method, member_outlier_score(est, Xp), Xp)
+        check_member_output(ens, name, est, "explain", est.explain(Xp), Xp)
 
 
 def supports_subset(est):

@@ -10,6 +10,7 @@ References: [T] Z. Chen, "Explaining Anomalies by Taylor-Based
 Decomposition of Outlier-Ensembles", 2021, eq. 2.5-2.15, App. A.4.
 """
 
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,6 +22,70 @@ from ..detectors._params import RULE_CONSTRAINT
 from ._base import BaseEnsembleDetector
 
 __all__ = ["TimesEnsemble"]
+
+
+def _row_bounded():
+    # members whose templates are some of their training rows
+    from ..detectors.kde import KDEDetector
+    from ..detectors.ocsvm import OCSVMDetector
+
+    return KDEDetector, OCSVMDetector
+
+
+def _never_softmin(est):
+    """Whether ``est`` is one of the package's detectors that never has
+    templates once fitted (an ensemble, a torch model): no need to fit it to
+    know that Times cannot pool it."""
+    if isinstance(est, BaseEnsembleDetector):
+        return True
+    for module, cls in (("skexplain_ad.detectors.autoencoder", "AutoencoderDetector"),
+                        ("skexplain_ad.detectors.deep", "DeepOneClassDetector")):
+        mod = sys.modules.get(module)  # imported where such a member exists
+        if mod is not None and isinstance(est, getattr(mod, cls)):
+            return True
+    return False
+
+
+def _raise_not_softmin(name, est, missing):
+    raise ValueError(
+        f"TimesEnsemble needs soft-min members (fitted templates_, "
+        f"log_weights_ and gamma_, e.g. KDEDetector or OCSVMDetector); "
+        f"member {name!r} ({type(est).__name__}) has no {', '.join(missing)}."
+    )
+
+
+def _check_softmin_shapes(name, est, n_features):
+    """A fitted member's ``templates_`` (m, n_features), ``log_weights_`` (m,)
+    and ``gamma_`` (a positive finite number), or a ValueError naming it."""
+    U = np.asarray(est.templates_)
+    lw = np.asarray(est.log_weights_)
+    g = np.asarray(est.gamma_)
+    who = f"TimesEnsemble: member {name!r} ({type(est).__name__})"
+    if U.ndim != 2 or U.shape[1] != n_features or U.shape[0] < 1:
+        raise ValueError(
+            f"{who} has templates_ of shape {U.shape}; expected (n_templates >= 1, "
+            f"{n_features}), one column per feature of X."
+        )
+    if lw.shape != (U.shape[0],):
+        raise ValueError(
+            f"{who} has log_weights_ of shape {lw.shape}; expected ({U.shape[0]},), "
+            "one per template."
+        )
+    if g.size != 1 or not np.issubdtype(g.dtype, np.number) or not np.isfinite(g) or g <= 0:
+        raise ValueError(f"{who} has gamma_={est.gamma_!r}; expected a positive finite number.")
+
+
+def _check_k_l(k, l, names, counts, how):  # noqa: E741 - the thesis' name
+    """k <= the second member's templates, l <= the first's (``counts``; None:
+    not known yet); ``how`` says, per member, what bounds its count."""
+    for par, val, j, i in (("k", k, 1, 0), ("l", l, 0, 1)):
+        if counts[j] is not None and val > counts[j]:
+            raise ValueError(
+                f"TimesEnsemble: {par}={val} nearest templates of member "
+                f"{names[j]!r} were asked for each template of {names[i]!r}, "
+                f"but {names[j]!r} has {how[j]}; "
+                f"{par} must be in [1, {counts[j]}]."
+            )
 
 
 class TimesEnsemble(BaseEnsembleDetector):
@@ -207,31 +272,34 @@ class TimesEnsemble(BaseEnsembleDetector):
             )
         return super()._validate_estimators()
 
+    def _check_before_fit(self, X, names, ests, sizes):
+        # before any member is fitted (a member can take minutes): members
+        # that can never be soft-min, and k, l above the templates a member
+        # can have (a KDE has one per training row, an OC-SVM at most one)
+        for name, est in zip(names, ests):
+            if _never_softmin(est):
+                _raise_not_softmin(name, est, SOFTMIN_ATTRS)
+        if self.k is None:
+            return
+        bound = [size if isinstance(est, _row_bounded()) else None
+                 for est, size in zip(ests, sizes)]
+        part = f", its part of n_samples={X.shape[0]} with split=True" if self.split else ""
+        how = [f"at most {size} templates ({type(est).__name__} fitted on {size} rows{part})"
+               for est, size in zip(ests, sizes)]
+        _check_k_l(self.k, self.l, names, bound, how)
+
     def _fit_ensemble(self, X):
         for name, est in zip(self.named_estimators_, self.estimators_):
             missing = [a for a in SOFTMIN_ATTRS if not hasattr(est, a)]
             if missing:
-                raise ValueError(
-                    f"TimesEnsemble needs soft-min members (fitted templates_, "
-                    f"log_weights_ and gamma_, e.g. KDEDetector or OCSVMDetector); "
-                    f"member {name!r} ({type(est).__name__}) has no {', '.join(missing)}."
-                )
+                _raise_not_softmin(name, est, missing)
+            _check_softmin_shapes(name, est, X.shape[1])
         model = PairModel(self.estimators_, X.dtype)
         m, n, _ = model.shape
         names = list(self.named_estimators_)
         if self.k is not None:
-            if self.k > n:
-                raise ValueError(
-                    f"TimesEnsemble: k={self.k} nearest templates of member "
-                    f"{names[1]!r} were asked for each template of {names[0]!r}, "
-                    f"but {names[1]!r} has only {n}; k must be in [1, {n}]."
-                )
-            if self.l > m:
-                raise ValueError(
-                    f"TimesEnsemble: l={self.l} nearest templates of member "
-                    f"{names[0]!r} were asked for each template of {names[1]!r}, "
-                    f"but {names[0]!r} has only {m}; l must be in [1, {m}]."
-                )
+            _check_k_l(self.k, self.l, names, [m, n],
+                       [f"only {m} templates", f"only {n} templates"])
         self.gamma_ = model.G
         self.log_alpha_, local = pair_statistics(model, self.k, self.l)
         if local is not None:

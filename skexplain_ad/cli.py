@@ -68,6 +68,9 @@ def _build_parser():
     a.add_argument("--label-column", default=None, metavar="COLUMN",
                    help="csv: the column of labels, +1 inlier / -1 outlier; its outliers are "
                    "audited as they are (default: anomalies are injected)")
+    a.add_argument("--image-size", type=_positive, default=None, metavar="N",
+                   help="mvtec: resize the images to N x N (the thesis: 160); default: as the "
+                   "files are, size and colour")
     a.add_argument("--drop", type=_list, default=None, metavar="COLUMNS",
                    help="csv: comma-separated columns to leave out (identifiers, other targets)")
     a.add_argument("--detectors", type=_list, default=None,
@@ -217,7 +220,7 @@ def _audit_table(audit, name, rest, args, client):
         n_occlusion=args.n_occlusion, n_shap=args.n_shap,
         out=args.out, backend=args.backend, device=args.device, n_jobs=args.n_jobs,
         seed=args.seed, progress=not args.quiet, client=client, label_column=args.label_column,
-        drop=args.drop,
+        drop=args.drop, image_size=args.image_size,
     )
 
 

@@ -407,10 +407,17 @@ def test_audit_on_an_mvtec_folder(mvtec_root, tmp_path, monkeypatch):
     assert (table.n_outliers == 2).all() and (table.n_inliers == 2).all()
     assert table.pixel_auroc.between(0, 1).all()
     assert (tmp_path / "r" / "index.html").is_file()
-    # Deep named on MVTec AD (read at 64 x 64): an error before any work
+    # the images kept as the files are: 40 x 40 in colour, masks per pixel
+    assert table.attrs["settings"]["image_shape"] == [40, 40, 3]
+    small = audit("mvtec", path=mvtec_root, category="wood", detectors=["KDE"],
+                  explainers=["lrp"], n_flip=1, flip_steps=3, image_size=8)
+    assert small.attrs["settings"]["image_shape"] == [8, 8, 3]
+    # Deep named on MVTec AD (40 x 40 colour): an error before any work
     monkeypatch.setattr(run_module, "load_audit_dataset", None)
-    with pytest.raises(ValueError, match=r"Deep reads 28 x 28 images only.*\(64, 64\) images"):
+    with pytest.raises(ValueError, match=r"Deep reads 28 x 28 images only.*\(40, 40, 3\) images"):
         audit("mvtec", path=mvtec_root, category="wood", detectors=["Deep"])
+    with pytest.raises(ValueError, match="image_size is only for dataset='mvtec'"):
+        audit("digits-c", image_size=16)
 
 
 def test_tabular_audit(tmp_path):

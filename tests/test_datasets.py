@@ -687,18 +687,37 @@ def test_load_mvtec_layout(mvtec_root):
     assert same.category == "wood"
 
 
-def test_load_mvtec_rgb_masks_line_up_with_data(mvtec_root):
+def test_load_mvtec_rgb_masks_one_value_per_pixel(mvtec_root):
     ds = load_mvtec(mvtec_root, "wood", size=8, grayscale=False)
     assert ds.image_shape == (8, 8, 3)
     assert ds.images.shape == (6, 8, 8, 3)
-    assert ds.data.shape == ds.masks.shape == (6, 192)
-    masks = ds.masks.reshape(6, 8, 8, 3)
-    assert_array_equal(masks[..., 0], masks[..., 2])
+    assert ds.data.shape == (6, 192) and ds.masks.shape == (6, 64)
     from PIL import Image
 
     with Image.open(mvtec_root / "wood/train/good/000.png") as img:
         expected = np.asarray(img.resize((8, 8), Image.BILINEAR)) / 255.0
     assert_array_equal(ds.images_train[0], expected)
+
+
+def test_load_mvtec_keeps_size_and_colour_when_asked(mvtec_root, save_png):
+    from skexplain_ad.datasets import mvtec_image_shape
+
+    ds = load_mvtec(mvtec_root, "wood", size=None, grayscale=None)  # the files as they are
+    assert ds.image_shape == (40, 40, 3) and ds.data.shape == (6, 40 * 40 * 3)
+    assert ds.masks.shape == (6, 1600)
+    assert mvtec_image_shape(mvtec_root, "wood", size=None, grayscale=None) == ((40, 40, 3), False)
+    assert mvtec_image_shape(mvtec_root, "wood", size=16) == ((16, 16), True)
+    from PIL import Image
+
+    with Image.open(mvtec_root / "wood/train/good/000.png") as img:
+        assert_array_equal(ds.images_train[0], np.asarray(img) / 255.0)  # not resampled
+    # the scratch mask (rows 4-7) kept pixel for pixel
+    m = ds.masks[ds.corruption == "scratch"][0].reshape(40, 40)
+    assert m[4:8].all() and m.sum() == 4 * 40
+    # images of different sizes cannot be kept as they are
+    save_png(mvtec_root / "wood/test/good/009.png", np.zeros((30, 40, 3), np.uint8))
+    with pytest.raises(ValueError, match="009.png.*give size="):
+        load_mvtec(mvtec_root, "wood", size=None)
 
 
 def test_load_mvtec_small_defect_survives_downsizing(mvtec_root, save_png):

@@ -42,7 +42,7 @@ def _known_anomalies(dataset):
 
 
 def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digits=None,
-                  label_column=None, drop=None):
+                  label_column=None, drop=None, category=None, image_size=None):
     """Check the data arguments without loading anything.
 
     Returns
@@ -71,6 +71,8 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
             raise ValueError(f"path={str(p)!r} is not a file; dataset='csv' reads a CSV file.")
     elif path is not None:
         raise ValueError(f"path is only for dataset='mvtec' or 'csv'; got dataset={dataset!r}.")
+    if image_size is not None and dataset != "mvtec":
+        raise ValueError(f"image_size is only for dataset='mvtec'; got dataset={dataset!r}.")
     if dataset != "csv" and (label_column is not None or drop):
         what = "label_column" if label_column is not None else "drop"
         raise ValueError(f"{what} is only for dataset='csv'; got dataset={dataset!r}.")
@@ -94,13 +96,16 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
         if n_samples > total - 8:
             raise ValueError(f"n_samples={n_samples} outliers per anomaly leave too few of the "
                              f"{total} digits of {dataset!r} for training and test inliers.")
-    # MVTec AD is read at load_mvtec's default size, 64 x 64
-    return {"mnist-c": (28, 28), "digits-c": (8, 8), "textures": (32, 32),
-            "mvtec": (64, 64)}.get(dataset)
+    if dataset == "mvtec":  # as the files are (one header read), unless image_size resizes
+        from ..datasets import mvtec_image_shape
+
+        return mvtec_image_shape(path, category, size=image_size, grayscale=None)[0]
+    return {"mnist-c": (28, 28), "digits-c": (8, 8), "textures": (32, 32)}.get(dataset)
 
 
 def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies=None,
-                       n_samples=100, n_digits=None, random_state=0, label_column=None, drop=None):
+                       n_samples=100, n_digits=None, random_state=0, label_column=None, drop=None,
+                       image_size=None):
     """Load a data set of the audit as a Bunch with ground-truth maps.
 
     Parameters
@@ -128,6 +133,9 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
         truth). Without it anomalies are injected.
     drop : list of str, optional
         ``"csv"``: columns to leave out (identifiers, other targets).
+    image_size : int, optional
+        ``"mvtec"``: side of the square the images are resized to; None
+        keeps them as the files are (size and colour).
 
     Returns
     -------
@@ -154,7 +162,7 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
     from .. import datasets
 
     check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples, n_digits=n_digits,
-                  label_column=label_column, drop=drop)
+                  label_column=label_column, drop=drop, category=category, image_size=image_size)
     if dataset == "csv":
         return _load_csv(Path(path), label_column, drop, anomalies, n_samples, random_state)
     if dataset in ("mnist-c", "digits-c"):
@@ -173,7 +181,7 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
             path if dataset == "csv" else dataset, anomalies,
             n_outliers_per_anomaly=n_samples, random_state=random_state,
         )
-    ds = datasets.load_mvtec(path, category)
+    ds = datasets.load_mvtec(path, category, size=image_size, grayscale=None)
     if anomalies is not None:
         unknown = sorted(set(anomalies) - set(ds.corruption_names))
         if unknown:

@@ -314,7 +314,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
           explainers=None, protocol="fast", n_samples=None, n_digits=None, out=None,
           backend="auto", device=None, n_jobs=None, seed=0, n_flip=None, flip_steps=None,
           n_occlusion=None, n_shap=None, shap_nsamples=None, n_examples=3, progress=False,
-          client=None, label_column=None, drop=None):
+          client=None, label_column=None, drop=None, image_size=None):
     """Run the Clever Hans audit and return its table.
 
     Every argument is checked before any data is loaded or model fitted:
@@ -417,6 +417,11 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         its outliers are audited as they are.
     drop : list of str, optional
         ``dataset="csv"``: columns to leave out (identifiers, other targets).
+    image_size : int, optional
+        ``dataset="mvtec"``: resize the images to this square side (the
+        thesis works at 160, [T] Sec. 3.3); None keeps them as the files
+        are, size and colour. Colour relevance is summed over the channels
+        before it meets the per-pixel ground truth.
 
     Returns
     -------
@@ -460,7 +465,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     in_memory = not isinstance(dataset, str)
     name = "your data" if in_memory else dataset
     if in_memory:
-        if any(v is not None for v in (path, category, label_column)) or drop:
+        if any(v is not None for v in (path, category, label_column, image_size)) or drop:
             raise ValueError("path, category, label_column and drop are for named data sets; "
                              "in-memory data brings its own fields.")
         ds_mem = as_audit_data(dataset)
@@ -493,8 +498,11 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
                 raise ValueError(f"Unknown anomaly type(s) {bad}; this data has "
                                  f"{ds_mem.corruption_names}.")
     else:
+        if image_size is not None:
+            image_size = check_count(image_size, "image_size")
         image_shape = check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples,
-                                    n_digits=n_digits, label_column=label_column, drop=drop)
+                                    n_digits=n_digits, label_column=label_column, drop=drop,
+                                    category=category, image_size=image_size)
     backend = check_backend(backend, device)
     device = check_device(device)
     n_jobs = check_n_jobs(n_jobs)
@@ -527,7 +535,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
             else:
                 ds = load_audit_dataset(dataset, path=path, category=category, anomalies=anomalies,
                                         n_samples=n_samples, n_digits=n_digits, random_state=seed,
-                                        label_column=label_column, drop=drop)
+                                        label_column=label_column, drop=drop, image_size=image_size)
         clock.tick()
         check_widths(subjects, ds.data.shape[1])
         if not in_memory and dataset == "mvtec" and tuple(ds.image_shape) != tuple(image_shape):
@@ -581,6 +589,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
             "flip_steps": flip_steps, "n_occlusion": n_occlusion, "n_shap": n_shap,
             "shap_nsamples": shap_nsamples, "backend": backend, "device": device, "n_jobs": n_jobs,
             "label_column": label_column, "drop": list(drop) if drop else None,
+            "image_size": image_size, "image_shape": None if ds.image_shape is None
+            else list(ds.image_shape),
         }
         table.attrs["settings"] = settings
         table.attrs["skipped"] = list(skipped)

@@ -24,7 +24,7 @@ fields: ``data_train`` (inliers only), ``data`` (test rows), ``target``
 from . import corruptions
 from ._digits import load_digits_small, load_mnist
 from ._mnist_c import make_mnist_c
-from ._mvtec import load_mvtec
+from ._mvtec import load_mvtec, mvtec_image_shape
 from ._tabular import TABULAR_ANOMALIES, make_tabular_anomalies
 from ._textures import DEFECTS, TEXTURES, make_textures, plant_defect
 from .corruptions import CORRUPTIONS, corrupt
@@ -39,6 +39,7 @@ __all__ = [
     "load_digits_small",
     "load_mnist",
     "load_mvtec",
+    "mvtec_image_shape",
     "make_mnist_c",
     "make_tabular_anomalies",
     "make_textures",

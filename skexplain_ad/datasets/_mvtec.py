@@ -95,20 +95,26 @@ def _opened(path, max_pixels, what="image"):
 
 
 def _read_image(path, size, grayscale, max_pixels):
-    """The image resized to size x size in [0, 1], and its original (w, h)."""
+    """The image resized to size x size (None: as it is) in [0, 1], and its original (w, h)."""
     from PIL import Image
 
     with _opened(path, max_pixels) as img:
         orig = img.size
+        if size is None:
+            size = orig  # (w, h): kept
+        else:
+            size = (size, size)
         if img.mode in _WIDE_MODES:
             # 16-bit grey: scaled by its range (a conversion to "L" clips)
             grey = np.asarray(img, dtype=np.float64) / _WIDE_MODES[img.mode]
             small = Image.fromarray(np.clip(grey, 0, 1).astype(np.float32), mode="F")
-            out = np.asarray(small.resize((size, size), Image.BILINEAR), dtype=np.float64)
+            out = np.asarray(small.resize(size, Image.BILINEAR) if size != orig else small,
+                             dtype=np.float64)
             out = np.clip(out, 0.0, 1.0)
             return (out if grayscale else np.repeat(out[..., None], 3, axis=-1)), orig
         img = img.convert("L" if grayscale else "RGB")
-        img = img.resize((size, size), Image.BILINEAR)
+        if size != orig:
+            img = img.resize(size, Image.BILINEAR)
         return np.asarray(img, dtype=np.float64) / 255.0, orig
 
 
@@ -134,7 +140,7 @@ def _mask_channel(img):
 
 
 def _read_mask(path, size, image_size, image_path, max_pixels):
-    """Binary mask at size x size: 1 where any part of the pixel is defect."""
+    """Binary mask at size x size (None: as it is): 1 where any part of the pixel is defect."""
     from PIL import Image
 
     with _opened(path, max_pixels, what="mask") as img:
@@ -145,9 +151,40 @@ def _read_mask(path, size, image_size, image_path, max_pixels):
                 f"{image_size[1]}; a mask must have its image's size."
             )
         defect = _mask_channel(img) > 0.5
+    if size is None:
+        return defect.astype(np.float64)
     small = Image.fromarray(defect.astype(np.float32))  # mode "F"
     small = small.resize((size, size), Image.BOX)
     return (np.asarray(small) > 0).astype(np.float64)
+
+
+_GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def mvtec_image_shape(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_PIXELS):
+    """The ``image_shape`` :func:`load_mvtec` gives with these arguments, from one file's header.
+
+    Opens the first training image without decoding it; ``grayscale=None``
+    resolves to the image's own mode (grey or colour).
+
+    Returns
+    -------
+    image_shape : tuple
+        ``(H, W)`` grey or ``(H, W, 3)`` colour.
+    grayscale : bool
+        The resolved ``grayscale``.
+    """
+    folder, _ = _category_folder(path, category)
+    files = _pngs(folder / "train" / _GOOD) if (folder / "train" / _GOOD).is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"MVTec AD layout not found: no PNG image in "
+                                f"{str(folder / 'train' / _GOOD)!r}.")
+    with _opened(files[0], max_pixels) as img:
+        w, h = img.size
+        grey = img.mode in _GREY_MODES if grayscale is None else bool(grayscale)
+    if size is not None:
+        h = w = int(size)
+    return ((h, w) if grey else (h, w, 3)), grey
 
 
 def _category_folder(path, category):
@@ -185,10 +222,12 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
         ``category`` is given, else the folder of one category.
     category : str or None, default=None
         Category folder under ``path``, e.g. ``"wood"``.
-    size : int, default=64
-        Side of the resized square images.
-    grayscale : bool, default=True
-        Convert to one grey channel; False keeps RGB.
+    size : int or None, default=64
+        Side of the resized square images; None keeps every image at its
+        own size (they must all have the same).
+    grayscale : bool or None, default=True
+        Convert to one grey channel; False keeps RGB (channels last,
+        ``image_shape`` (H, W, 3)); None: as the training images are.
     max_pixels : int or None, default=16777216
         The most pixels (width x height) an image or mask may have (the
         default is 4096 x 4096; MVTec AD's largest images are 1024 x
@@ -214,10 +253,10 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
             alphabetical order, files sorted by name.
         target : ndarray of shape (n_test,)
             +1 for ``test/good``, -1 for defects (scikit-learn's convention).
-        masks : ndarray of shape (n_test, d)
-            Binary ground truth, zeros for inliers; in RGB each pixel's value
-            is repeated over its 3 channels so that ``masks`` lines up with
-            ``data``.
+        masks : ndarray of shape (n_test, H * W)
+            Binary ground truth, zeros for inliers, one value per pixel (in
+            RGB too: relevance is summed over the channels before it is
+            compared with the masks, as the documents do).
         corruption : ndarray of str, shape (n_test,)
             The defect folder of each row; ``"none"`` for ``test/good``.
         corruption_names : list of str
@@ -287,9 +326,10 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
     >>> ds.corruption.tolist(), int(ds.masks[1].sum())
     (['none', 'hole'], 16)
     """
-    size = _check_count(size, "size", minimum=1)
-    if not isinstance(grayscale, (bool, np.bool_)):
-        raise TypeError(f"grayscale must be a bool, got {grayscale!r}.")
+    if size is not None:
+        size = _check_count(size, "size", minimum=1)
+    if grayscale is not None and not isinstance(grayscale, (bool, np.bool_)):
+        raise TypeError(f"grayscale must be a bool or None, got {grayscale!r}.")
     if max_pixels is not None and (
         not isinstance(max_pixels, Integral) or isinstance(max_pixels, bool) or max_pixels < 1
     ):
@@ -324,15 +364,28 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
     if not test_files:
         raise ValueError(f"No PNG image in the folders of {str(test_dir)!r}.")
 
-    shape = (size, size) if grayscale else (size, size, 3)
+    if grayscale is None:
+        grayscale = mvtec_image_shape(path, category, size=size, grayscale=None,
+                                      max_pixels=max_pixels)[1]
+
     def read(p):
         return _read_image(_check_inside(p, root, follow_external_links), size, grayscale,
                            max_pixels)
 
-    images_train = np.stack([read(p)[0] for p in train_files])
+    read_train = [read(p) for p in train_files]
     read_test = [read(p) for p in test_files]
+    if size is None:  # every image kept at its size: they must agree
+        for f, (_, wh) in zip([*train_files, *test_files], [*read_train, *read_test]):
+            if wh != read_train[0][1]:
+                raise ValueError(
+                    f"MVTec AD: {str(f)!r} is {wh[0]} x {wh[1]} pixels but "
+                    f"{str(train_files[0])!r} is {read_train[0][1][0]} x {read_train[0][1][1]}; "
+                    "give size= to resize them all.")
+    images_train = np.stack([im for im, _ in read_train])
     images = np.stack([im for im, _ in read_test])
-    masks = np.zeros((len(test_files), size, size))
+    side_h, side_w = images_train.shape[1:3]
+    shape = (side_h, side_w) if grayscale else (side_h, side_w, 3)
+    masks = np.zeros((len(test_files), side_h, side_w))
     for i, (file, kind) in enumerate(zip(test_files, kinds)):
         if kind == _INLIER:
             continue
@@ -343,14 +396,14 @@ def load_mvtec(path, category=None, *, size=64, grayscale=True, max_pixels=MAX_P
             )
         _check_inside(mask_file, root, follow_external_links)
         masks[i] = _read_mask(mask_file, size, read_test[i][1], file, max_pixels)
-    if not grayscale:
-        masks = np.repeat(masks[..., np.newaxis], 3, axis=-1)
 
     kinds = np.array(kinds, dtype=str)
     names = [d for d in defects if np.any(kinds == d)]
     descr = (
-        f"MVTec AD category {name!r} read from {str(folder)!r}, resized to "
-        f"{size} x {size} ({'grayscale' if grayscale else 'RGB'}).\n"
+        f"MVTec AD category {name!r} read from {str(folder)!r}, "
+        + (f"resized to {size} x {size}" if size is not None else
+           f"at its own size, {side_h} x {side_w}")
+        + f" ({'grayscale' if grayscale else 'RGB, masks one value per pixel'}).\n"
         f"{len(train_files)} training images (train/good); {len(test_files)} "
         f"test images: test/good (target +1, corruption 'none')\n"
         f"and defects {names} (target -1) with binary masks from ground_truth/.\n"

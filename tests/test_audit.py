@@ -485,3 +485,36 @@ def test_colour_images_in_memory_are_judged_per_pixel():
     np.testing.assert_allclose(pixel_relevance(np.ones((2, C * H * W)), (C, H, W), H * W), 3.0)
     with pytest.raises(ValueError, match="masks.*one value per pixel"):
         audit({**data, "masks": np.zeros((50, 5))}, detectors={"kde": det})
+
+
+def test_thesis_mvtec_protocol_six_models_on_halves(mvtec_root, save_png):
+    """[T] Sec. 3.3: KDE halves (eq. 3.4), C1, C1xC1, C2, C2xC2, C1+C2, C1xC2, images at 160."""
+    from skexplain_ad import KDEDetector, TimesEnsemble
+    from skexplain_ad.ensemble._base import split_indices
+
+    rng = np.random.RandomState(1)
+    for i in range(3, 12):  # 12 training images: halves of 6
+        save_png(mvtec_root / "wood" / "train" / "good" / f"{i:03d}.png",
+                 rng.randint(60, 200, size=(40, 40, 3)).astype(np.uint8))
+
+    table = audit("mvtec", path=mvtec_root, category="wood", protocol="thesis-mvtec",
+                  explainers=["lrp"], n_flip=1, flip_steps=2)
+    assert table.attrs["settings"]["detectors"] == ["C1", "C1xC1", "C2", "C2xC2", "C1+C2", "C1xC2"]
+    assert table.attrs["settings"]["image_shape"] == [160, 160, 3]
+    roc = table.groupby("detector", sort=False).roc_auc.mean()
+    # a global Times of a KDE with itself scores (sum_i k_i)^2: the same ranking as the KDE
+    assert roc["C1xC1"] == roc["C1"] and roc["C2xC2"] == roc["C2"]
+    # C1 is a KDE of the first half, every image a template of weight 1/|T1| (eq. 3.4)
+    from skexplain_ad.datasets import load_mvtec
+
+    ds = load_mvtec(mvtec_root, "wood", size=160, grayscale=None)
+    p1, _ = split_indices(len(ds.data_train), 2, 0)
+    c1 = KDEDetector(gamma="knn_mass").fit(ds.data_train[p1])
+    from skexplain_ad.metrics import detection_auc
+
+    for a in ("hole", "scratch"):
+        sel = np.isin(ds.corruption, ["none", a])
+        ref = detection_auc(ds.target[sel], c1.outlier_score(ds.data[sel]))
+        got = table[(table.detector == "C1") & (table.anomaly == a)].roc_auc.iloc[0]
+        assert got == pytest.approx(ref, abs=1e-12)
+    assert isinstance(TimesEnsemble, type)

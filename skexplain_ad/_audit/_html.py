@@ -323,7 +323,8 @@ def _html_overview(rows, dets, best, figs):
     parts = ["<h2>Detection and explanation per anomaly type</h2>",
              "<p class='note'>Fig. 2 of [P] as a table: detection ROC-AUC of each detector (column) "
              "on each anomaly type (row); green = detected, white = guessing (0.5), red = worse "
-             "than guessing. Beside it the explanation cosine and the Clever Hans score; "
+             "than guessing. Beside it the explanation cosine and both Clever Hans scores "
+             "(the thesis' Tables 3.4-3.6 are the same three views); "
              "&#9888; marks a Clever Hans case; grey italics: not detected, where a low Clever Hans "
              "score means nothing. Detectors in the order of the summary.</p>",
              "<div class='row'><div><h3>Detection ROC-AUC<br>(higher = better)</h3>",
@@ -335,6 +336,10 @@ def _html_overview(rows, dets, best, figs):
              "</div><div><h3>Clever Hans score, ROC - cosine<br>(lower = better)</h3>",
              _pivot_html(rows, "clever_hans_difference", lo=-1, mid=0.2, hi=1, reverse=True,
                          marks="clever_hans", order=order, grey="detected"),
+             "</div><div><h3>The thesis' Clever Hans score,<br>ROC / cosine ([T] eq. 3.5; "
+             "lower = better)</h3>",
+             _pivot_html(rows, "clever_hans_ratio", lo=0, mid=1.5, hi=RATIO_THRESHOLD,
+                         reverse=True, order=order, grey="detected"),
              "</div></div>"]
     p = figs.plotting
     if p is None:

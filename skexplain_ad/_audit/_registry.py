@@ -40,6 +40,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 __all__ = [
+    "DEFAULT_DETECTORS",
     "DETECTOR_NAMES",
     "DETECTORS",
     "DetectorEntry",
@@ -102,8 +103,29 @@ def _bag(ctx):
     return BaggedDetector(ests, standardize=True, random_state=ctx["random_state"])
 
 
+def _half_model(ctx):
+    """The base model of the halves C1, C2: the protocol's (OC-SVM, or the eq. 3.4 KDE)."""
+    from ..detectors import KDEDetector
+
+    if PROTOCOLS[ctx["protocol"]].get("halves") == "kde":
+        # [T] Sec. 3.3, eq. 3.4: every training image a template of weight 1 / |T_i|
+        return KDEDetector(gamma="knn_mass", **_common(ctx))
+    return _ocsvm(ctx)
+
+
 def _halves(ctx):
-    return [(c, _member(ctx, c, _ocsvm)) for c in ("C1", "C2")]
+    return [(c, _member(ctx, c, _half_model)) for c in ("C1", "C2")]
+
+
+def _half(ctx, c):
+    return _member(ctx, c, _half_model)
+
+
+def _self_times(ctx, c):
+    from ..ensemble import TimesEnsemble
+
+    m = _half(ctx, c)
+    return TimesEnsemble([(c, m), (c + "'", m)], split=False, n_jobs=ctx["n_jobs"])
 
 
 def _bag_halves(ctx):
@@ -142,6 +164,10 @@ class DetectorEntry:
     halves: bool = False
     #: dtype its inputs are given in (the torch models compute in float32)
     dtype: type = np.float64
+    #: in the audit's default set (the others run when named, or by a protocol)
+    default: bool = True
+    #: fitted on this half's rows only ("C1" or "C2"), not on all training data
+    fit_half: str = None
 
 
 #: The registry: name -> entry, in the order the audit runs them.
@@ -176,10 +202,26 @@ DETECTORS = OrderedDict([
         lambda ctx: _times(ctx, k=5, l=5), "Local Times ensemble: midpoints only between each "
         "support vector's k = l = 5 nearest ones of the other half ([T] eq. 2.12-2.15).",
         halves=True)),
+    ("C1", DetectorEntry(
+        lambda ctx: _half(ctx, "C1"), "C1: the halves' base model fitted on the first half T1 "
+        "of the training data (an OC-SVM, or under the thesis' MVTec protocol a KDE with every "
+        "image a template of weight 1/|T1|, [T] eq. 3.4).", halves=True, default=False)),
+    ("C2", DetectorEntry(
+        lambda ctx: _half(ctx, "C2"), "C2: the same on the second half T2.", halves=True,
+        default=False)),
+    ("C1xC1", DetectorEntry(
+        lambda ctx: _self_times(ctx, "C1"), "C1xC1: the global Times ensemble of C1 with itself "
+        "([T] Sec. 3.3, Tables 3.4-3.6): midpoints of pairs of its own templates.", halves=True,
+        default=False, fit_half="C1")),
+    ("C2xC2", DetectorEntry(
+        lambda ctx: _self_times(ctx, "C2"), "C2xC2: the global Times ensemble of C2 with itself.",
+        halves=True, default=False, fit_half="C2")),
 ])
 
 #: Names the ``detectors`` parameter accepts, in run order.
 DETECTOR_NAMES = tuple(DETECTORS)
+#: The default set (every one that can run here is audited when none is named).
+DEFAULT_DETECTORS = tuple(n for n, e in DETECTORS.items() if e.default)
 
 #: Settings of the two protocols (see :func:`skexplain_ad.audit`).
 PROTOCOLS = {
@@ -192,6 +234,14 @@ PROTOCOLS = {
         "n_digits": 5000, "n_samples": 100, "auto_epochs": 100, "auto_patience": 10,
         "n_flip": 10, "flip_steps": 20, "n_occlusion": 10, "n_shap": 15, "shap_nsamples": 2000,
         "shap_background": 10,
+    },
+    # [T] Sec. 3.3 on MVTec AD: images at 160 x 160 x 3, the training set in halves, each a KDE
+    # with every image a template (eq. 3.4), and the six models of Tables 3.4-3.6
+    "thesis-mvtec": {
+        "n_digits": 2000, "n_samples": 30, "auto_epochs": 5, "auto_patience": 3,
+        "n_flip": 3, "flip_steps": 10, "n_occlusion": 1, "n_shap": 1, "shap_nsamples": 1000,
+        "shap_background": 5, "halves": "kde", "image_size": 160,
+        "detectors": ("C1", "C1xC1", "C2", "C2xC2", "C1+C2", "C1xC2"),
     },
 }
 
@@ -252,7 +302,7 @@ def _shape_ok(spec, image_shape):
         image_shape is not None and tuple(image_shape) == tuple(spec.image_shape))
 
 
-def check_detectors(detectors=None, image_shape=None, *, backend="auto"):
+def check_detectors(detectors=None, image_shape=None, *, backend="auto", protocol="fast"):
     """Choose the audit's detectors before any work.
 
     Parameters
@@ -298,7 +348,8 @@ def check_detectors(detectors=None, image_shape=None, *, backend="auto"):
             raise ValueError(f"Unknown detector {unknown[0]!r}; expected one of "
                              f"{', '.join(DETECTOR_NAMES)}.")
     asked = detectors is not None
-    candidates = list(dict.fromkeys(detectors)) if asked else list(DETECTOR_NAMES)
+    candidates = (list(dict.fromkeys(detectors)) if asked
+                  else list(PROTOCOLS[protocol].get("detectors", DEFAULT_DETECTORS)))
     extra = ("torch",) if backend == "torch" else ()
     names, skipped = [], []
     for name in candidates:

@@ -127,13 +127,12 @@ def _check_explainers(explainers):
 
 
 def _fit_halves(ds, seed, common, clock, name):
-    """C1 and C2: the OC-SVMs of the two halves ``split=True`` draws with ``seed``."""
+    """C1 and C2: the protocol's base models of the two halves ``split=True`` draws with ``seed``."""
     from ..ensemble._base import split_indices
 
-    parts = split_indices(len(ds.data_train), 2, seed)
+    parts = dict(zip(("C1", "C2"), split_indices(len(ds.data_train), 2, seed)))
     with clock.stage("fit", name):
-        return {c: make_detector("OC-SVM", **common).fit(ds.data_train[p])
-                for c, p in zip(("C1", "C2"), parts)}
+        return {c: make_detector(c, **common).fit(ds.data_train[p]) for c, p in parts.items()}, parts
 
 
 def _rect_cosine(A, B):
@@ -156,10 +155,12 @@ def _interval(values, seed):
     return mean_interval(values, random_state=seed)
 
 
-def _audit_detector(subject, det, ds, cfg, clock, client):
+def _audit_detector(subject, det, ds, cfg, clock, client, fit_rows=None):
     """Fit (if needed), score, explain and measure one detector; rows + what the report draws."""
     name = subject.name
     Xtr = ds.data_train.astype(subject.dtype, copy=False)
+    if fit_rows is not None:
+        Xtr = Xtr[fit_rows]
     Xte = ds.data.astype(subject.dtype, copy=False)
     if not isinstance(det, Prefit) and not subject.fitted:
         with clock.stage("fit", name):
@@ -500,13 +501,16 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     else:
         if image_size is not None:
             image_size = check_count(image_size, "image_size")
+        elif dataset == "mvtec":
+            image_size = p.get("image_size")  # the protocol's (thesis-mvtec: 160), else as it is
         image_shape = check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples,
                                     n_digits=n_digits, label_column=label_column, drop=drop,
                                     category=category, image_size=image_size)
     backend = check_backend(backend, device)
     device = check_device(device)
     n_jobs = check_n_jobs(n_jobs)
-    subjects, skipped = resolve_detectors(detectors, image_shape, backend=backend)
+    subjects, skipped = resolve_detectors(detectors, image_shape, backend=backend,
+                                          protocol=protocol)
     if in_memory:
         check_widths(subjects, ds_mem.data.shape[1])
     explainers, skipped_e = _check_explainers(explainers)
@@ -539,7 +543,8 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         clock.tick()
         check_widths(subjects, ds.data.shape[1])
         if not in_memory and dataset == "mvtec" and tuple(ds.image_shape) != tuple(image_shape):
-            subjects2, late = resolve_detectors(detectors, ds.image_shape, backend=backend)
+            subjects2, late = resolve_detectors(detectors, ds.image_shape, backend=backend,
+                                                protocol=protocol)
             for line in late:
                 if line not in skipped:
                     _note(line)
@@ -551,7 +556,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         cfg = {"explainers": explainers, "seed": seed, "n_flip": n_flip, "flip_steps": flip_steps,
                "n_occlusion": n_occlusion, "n_background": p["shap_background"],
                "n_shap": n_shap, "shap_nsamples": shap_nsamples}
-        fitted, halves = {}, None
+        fitted, halves, parts = {}, None, {}
         rows, relevances, curves, scores = [], {}, {}, {}
         for s in subjects:
             if s.entry is None:
@@ -562,12 +567,12 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
                 det = make_detector(s.name, members=members, **common)
             elif s.entry.halves:
                 if halves is None:
-                    halves = _fit_halves(ds, seed, {k: v for k, v in common.items()
-                                                    if k != "protocol"}, clock, s.name)
+                    halves, parts = _fit_halves(ds, seed, common, clock, s.name)
                 det = make_detector(s.name, members=halves, **common)
             else:
                 det = make_detector(s.name, **common)
-            r, maps, c, o, wrapped = _audit_detector(s, det, ds, cfg, clock, client)
+            rows_fit = parts.get(s.entry.fit_half) if s.entry is not None else None
+            r, maps, c, o, wrapped = _audit_detector(s, det, ds, cfg, clock, client, rows_fit)
             if s.entry is not None:
                 fitted[s.name] = wrapped
             rows += r

@@ -151,7 +151,7 @@ def _check_estimator(est, label):
                         "normal, sklearn's sign). For LocalOutlierFactor pass novelty=True.")
 
 
-def resolve_detectors(detectors=None, image_shape=None, *, backend="auto"):
+def resolve_detectors(detectors=None, image_shape=None, *, backend="auto", protocol="fast"):
     """The run's detectors, checked before any work.
 
     Parameters
@@ -185,7 +185,7 @@ def resolve_detectors(detectors=None, image_shape=None, *, backend="auto"):
     [('KDE', 'lrp'), ('mine', 'lrp'), ('IsolationForest', 'model-agnostic')]
     """
     if detectors is None:
-        names, skipped = check_detectors(None, image_shape, backend=backend)
+        names, skipped = check_detectors(None, image_shape, backend=backend, protocol=protocol)
         return [_registry_subject(n) for n in names], skipped
     items = _items(detectors)
     if not items:

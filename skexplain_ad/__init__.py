@@ -9,6 +9,7 @@ from ._audit import audit, write_report
 from .detectors import KDEDetector, OCSVMDetector
 from .ensemble import BaggedDetector, TimesEnsemble
 from .explain import explain
+from ._explainable import explainable
 
 __version__ = "0.1.0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "TimesEnsemble",
     "audit",
     "explain",
+    "explainable",
     "write_report",
     "__version__",
 ]

@@ -26,8 +26,9 @@ the model that the point itself put there are left out.
   in-sample score.
 - ``BaggedDetector`` ([P] Sec. 5, [T] eq. 2.2): each member's
   out-of-sample score, pooled as the bag pools,
-  :math:`\sum_k w_k (o_k^{\mathrm{oos}} - \mu_k)` (``w_k``, ``mu_k`` as
-  fitted). With ``split=True`` a member that did not see the point scores
+  :math:`\sum_k w_k o_k^{\mathrm{oos}}` (``w_k`` as fitted; the
+  standardisation's :math:`\mu_k` are biases the bag's ``outlier_score``
+  leaves out). With ``split=True`` a member that did not see the point scores
   it as usual (it is out of sample already); the one that did leaves the
   point's template out.
 - ``TimesEnsemble`` global ([T] eq. 2.6-2.8): the pairs :math:`(i, j)`
@@ -161,10 +162,10 @@ def member_rows(ens, rows):
 
 
 def bagged_training_score(ens, X, rows):
-    """``sum_k w_k (o_k^oos - mu_k)`` (module docstring)."""
+    """``sum_k w_k o_k^oos`` (module docstring)."""
     o = np.zeros(X.shape[0])
-    for w, mu, est, r in zip(ens.weights_, ens.means_, ens.estimators_, member_rows(ens, rows)):
-        o += w * (np.asarray(training_outlier_score(est, X, r), dtype=np.float64) - mu)
+    for w, est, r in zip(ens.weights_, ens.estimators_, member_rows(ens, rows)):
+        o += w * np.asarray(training_outlier_score(est, X, r), dtype=np.float64)
     return o.astype(X.dtype, copy=False)
 
 

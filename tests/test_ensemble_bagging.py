@@ -16,6 +16,7 @@ from sklearn.ensemble import IsolationForest
 from _refs import DistanceToMean, own_template, ref_softmin, softmin_slow
 from skexplain_ad import BaggedDetector, KDEDetector, OCSVMDetector
 from skexplain_ad.ensemble._base import split_indices
+from skexplain_ad.metrics import pixel_flipping_auc, pixel_flipping_curve
 
 
 def ref_member(est, X, keep=None):
@@ -58,15 +59,37 @@ def test_bag_matches_reference(data, standardize, split):
         mu, sd = np.zeros(2), np.ones(2)
     w = 1.0 / (2 * sd)
     refs = [ref_member(e, X_test) for e in bag.estimators_]
-    o_ref = sum(wk * (ok - mk) for wk, mk, (ok, _) in zip(w, mu, refs))
+    # the relevance-carrying score: no mu_k (biases, [P] App. A.1)
+    o_ref = sum(wk * ok for wk, (ok, _) in zip(w, refs))
+    z_ref = sum(wk * (ok - mk) for wk, mk, (ok, _) in zip(w, mu, refs))
     R_ref = sum(wk * Rk for wk, (_, Rk) in zip(w, refs))
     assert_allclose(bag.weights_, w, rtol=1e-10)
     assert_allclose(bag.means_, mu, rtol=1e-10, atol=1e-12)
+    assert_allclose(bag.bias_, w @ mu, rtol=1e-10, atol=1e-12)
     assert_allclose(bag.outlier_score(X_test), o_ref, rtol=1e-7, atol=1e-10)
+    assert (bag.outlier_score(X_test) >= 0).all()
     assert_allclose(bag.score_samples(X_test), -o_ref, rtol=1e-7, atol=1e-10)
+    assert_allclose(bag.standardized_score(X_test), z_ref, rtol=1e-7, atol=1e-10)
+    assert_allclose(bag.decision_function(X_test), -o_ref - bag.offset_, rtol=1e-7, atol=1e-10)
     assert_allclose(bag.explain(X_test), R_ref, rtol=1e-7, atol=1e-12)
-    # the biases get no relevance: rows sum to at most o + sum_k w_k mu_k
-    assert (bag.explain(X_test).sum(axis=1) <= o_ref + w @ mu + 1e-9).all()
+    # the biases get no relevance: rows sum to at most o (OC-SVM's rule)
+    assert (bag.explain(X_test).sum(axis=1) <= o_ref + 1e-9).all()
+
+
+def test_explanation_conserves_outlier_score(data):
+    # conserving members (KDE, conservative rule): sum_j R_j = o exactly,
+    # the score outlier_score returns; the standardised one differs by bias_
+    X, X_test = data
+    bag = BaggedDetector(
+        [("a", KDEDetector(gamma=0.3)), ("b", KDEDetector(gamma=1.0))]
+    ).fit(X)
+    o = bag.outlier_score(X_test)
+    w = bag.weights_
+    o_ref = sum(wk * ref_member(e, X_test)[0] for wk, e in zip(w, bag.estimators_))
+    assert_allclose(o, o_ref, rtol=1e-9)
+    assert_allclose(bag.explain(X_test).sum(axis=1), o, rtol=1e-9)
+    assert bag.bias_ > 0
+    assert (bag.standardized_score(X_test) < o).all()
 
 
 def oos_training_scores(est, X):
@@ -75,16 +98,29 @@ def oos_training_scores(est, X):
     return softmin_slow(X, est.templates_, est.log_weights_, est.gamma_, exclude=own)[0]
 
 
-def test_standardize_makes_scores_unit_scale_and_can_be_negative(data):
+def test_standardized_score_is_unit_scale_and_can_be_negative(data):
     X, X_test = data
     bag = BaggedDetector(members()).fit(X)
     O = np.column_stack([oos_training_scores(e, X) for e in bag.estimators_])
     Q = np.column_stack([e.outlier_score(X_test) for e in bag.estimators_])
     Z = (Q - O.mean(axis=0)) / O.std(axis=0)
-    assert_allclose(bag.outlier_score(X_test), Z.mean(axis=1), rtol=1e-10, atol=1e-12)
-    # the held-out training scores are standardised: mean 0, unit spread
-    assert_allclose(bag._training_outlier_score(X, np.arange(len(X))).mean(), 0.0, atol=1e-12)
-    assert (bag.outlier_score(X_test) < 0).any()  # documented: o can be negative
+    assert_allclose(bag.standardized_score(X_test), Z.mean(axis=1), rtol=1e-10, atol=1e-12)
+    assert_allclose(bag.outlier_score(X_test), (Q / O.std(axis=0)).mean(axis=1), rtol=1e-10)
+    # the held-out training scores, standardised: mean 0
+    oos = bag._training_outlier_score(X, np.arange(len(X)))
+    assert_allclose(oos.mean() - bag.bias_, 0.0, atol=1e-12)
+    assert (bag.standardized_score(X_test) < 0).any()  # documented: can be negative
+    assert (bag.outlier_score(X_test) >= 0).all()  # documented: never negative
+    # same order, same decisions: predict is that of the standardised score
+    # with its threshold shifted by the bias
+    assert_array_equal(rankdata(bag.standardized_score(X_test)),
+                       rankdata(bag.outlier_score(X_test)))
+    z_thr = -bag.offset_ - bag.bias_
+    assert_array_equal(bag.predict(X_test),
+                       np.where(bag.standardized_score(X_test) > z_thr, -1, 1))
+    # float32 and the standardised score
+    z32 = bag.standardized_score(X_test.astype(np.float32))
+    assert z32.dtype == np.float32
 
 
 class ConstantScore(OutlierMixin, BaseEstimator):
@@ -159,15 +195,44 @@ def test_outlier_score_subset_matches_deleting_features(data, standardize):
     keep[0] = True
     keep[1] = False
     got = bag.outlier_score_subset(X_test, keep)
+    # the relevance-carrying score on the kept features: no mu_k
     o_ref = sum(
-        w * (ref_member(e, X_test, keep)[0] - mu)
-        for w, mu, e in zip(bag.weights_, bag.means_, bag.estimators_)
+        w * ref_member(e, X_test, keep)[0]
+        for w, e in zip(bag.weights_, bag.estimators_)
     )
     assert_allclose(got, o_ref, rtol=1e-9, atol=1e-12)
     assert_allclose(got[0], bag.outlier_score(X_test[:1])[0], rtol=1e-9)
-    assert_allclose(got[1], -bag.weights_ @ bag.means_, atol=1e-12)  # o_d: members at 0
+    assert got[1] == 0.0  # o_d: every member at 0
     with pytest.raises(ValueError, match="keep must be a boolean array"):
         bag.outlier_score_subset(X_test, keep.astype(int))
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_pixel_flipping_divides_by_the_relevance_carrying_score(data, standardize):
+    # [T] eq. 1.16 on the bag: o_K / o with o = sum_k w_k o_k, so every curve
+    # falls from 1 to 0 and its AUC lies in [0, 1] (the glossary's range)
+    X, X_test = data
+    bag = BaggedDetector(members(), standardize=standardize).fit(X)
+    Xo = X_test[10:]  # the shifted rows: outliers
+    R = bag.explain(Xo)
+    fr, curve = pixel_flipping_curve(bag, Xo, R)
+    d = Xo.shape[1]
+    ref = np.empty((len(Xo), d + 1))
+    for r in range(len(Xo)):
+        order = np.argsort(-R[r], kind="stable")
+        for k in range(d + 1):
+            keep = np.ones((1, d), dtype=bool)
+            keep[0, order[:k]] = False
+            ref[r, k] = sum(w * ref_member(e, Xo[r:r + 1], keep)[0][0]
+                            for w, e in zip(bag.weights_, bag.estimators_))
+    o_ref = sum(w * ref_member(e, Xo)[0] for w, e in zip(bag.weights_, bag.estimators_))
+    assert_allclose(ref[:, 0], o_ref, rtol=1e-9)
+    assert_allclose(curve, ref / o_ref[:, None], rtol=1e-9, atol=1e-12)
+    assert_allclose(curve[:, 0], 1.0)
+    assert_allclose(curve[:, -1], 0.0, atol=1e-12)
+    assert (np.diff(curve, axis=1) <= 1e-12).all()
+    auc = pixel_flipping_auc(curve, fr)
+    assert ((auc >= 0) & (auc <= 1)).all()
 
 
 def test_float32_in_float32_out(data):
@@ -218,8 +283,10 @@ def test_property_relevance_nonnegative_and_row_permutation_invariant(seed, n, d
     bag = BaggedDetector(est, standardize=standardize).fit(X)
     R = bag.explain(Q)
     assert (R >= 0).all()
-    # sum R <= o + sum_k w_k mu_k (the biases carry no relevance)
-    assert (R.sum(axis=1) <= bag.outlier_score(Q) + bag.weights_ @ bag.means_ + 1e-9).all()
+    # sum R = o (KDE members conserve; the biases carry no relevance)
+    o = bag.outlier_score(Q)
+    assert (o >= 0).all()
+    assert_allclose(R.sum(axis=1), o, rtol=1e-9, atol=1e-12)
     perm = rng.permutation(n)
     bag_p = BaggedDetector(est, standardize=standardize).fit(X[perm])
     # mu_k, sigma_k are sums over the rows in another order: round-off only,

@@ -99,9 +99,13 @@ def test_bagging_torch_members(data):
     R = bag.explain(X_out)
     ref = sum(w * est.explain(X_out) for w, est in zip(bag.weights_, bag.estimators_))
     assert_allclose(R, ref, rtol=1e-12)
-    o = sum(w * (est.outlier_score(X_out) - mu)
-            for w, mu, est in zip(bag.weights_, bag.means_, bag.estimators_))
+    # the relevance-carrying score (no mu_k, [P] App. A.1) and the paper's
+    # standardised one
+    o = sum(w * est.outlier_score(X_out) for w, est in zip(bag.weights_, bag.estimators_))
     assert_allclose(bag.outlier_score(X_out), o, rtol=1e-12)
+    z = sum(w * (est.outlier_score(X_out) - mu)
+            for w, mu, est in zip(bag.weights_, bag.means_, bag.estimators_))
+    assert_allclose(bag.standardized_score(X_out), z, rtol=1e-10, atol=1e-12)
 
 
 def test_pipeline(data):

@@ -10,6 +10,22 @@ from ._params import SOFTMIN_CONSTRAINTS
 __all__ = ["KDEDetector"]
 
 
+def _kde_state(X, gamma, sample_weight=None):
+    """``(templates, log_weights, gamma)`` of the KDE of ``X`` ([P] Eq. (1)).
+
+    Every row is a kernel centre; uniform weights ``1/m``, or
+    ``sample_weight / sum(sample_weight)`` (positive weights; the base
+    normalises the log-weights). Used by ``fit`` and by
+    :func:`skexplain_ad.explainable` (a weighted ``KernelDensity``).
+    """
+    m = X.shape[0]
+    if sample_weight is None:
+        log_weights = np.full(m, -np.log(m))
+    else:
+        log_weights = np.log(np.asarray(sample_weight, dtype=np.float64))
+    return np.array(X, copy=True), log_weights, gamma
+
+
 class KDEDetector(BaseSoftminDetector):
     r"""Gaussian kernel density outlier detector, explained by deep Taylor decomposition.
 
@@ -166,9 +182,7 @@ class KDEDetector(BaseSoftminDetector):
         self.random_state = random_state
 
     def _fit_softmin(self, X):
-        gamma = resolve_gamma(self.gamma, X, self.random_state)
-        m = X.shape[0]
-        return np.array(X, copy=True), np.full(m, -np.log(m)), gamma
+        return _kde_state(X, resolve_gamma(self.gamma, X, self.random_state))
 
     def _training_templates(self, rows):
         # training row t is template t (out-of-sample offset_, _calibration)

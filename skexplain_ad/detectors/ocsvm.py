@@ -184,10 +184,24 @@ class OCSVMDetector(BaseSoftminDetector):
             cache_size=self.cache_size,
             max_iter=self.max_iter,
         ).fit(X)
-        self.n_iter_ = self.ocsvm_.n_iter_
-        alpha = np.asarray(self.ocsvm_.dual_coef_, dtype=np.float64).ravel()
-        templates = np.array(self.ocsvm_.support_vectors_, dtype=X.dtype, copy=True)
-        return templates, np.log(alpha), gamma
+        return self._adopt_ocsvm(self.ocsvm_, X.dtype)
+
+    def _adopt_ocsvm(self, svm, dtype):
+        """The soft-min model of a fitted rbf ``OneClassSVM`` ([T] eq. 1.3).
+
+        Keeps ``svm`` as ``ocsvm_`` and returns ``(templates, log_weights,
+        gamma)``: its support vectors (dense, ``dtype``), ``log(alpha_i)``
+        (normalised by the base) and its ``_gamma``. Used by ``fit`` and by
+        :func:`skexplain_ad.explainable` (an SVM the user fitted).
+        """
+        self.ocsvm_ = svm
+        self.n_iter_ = svm.n_iter_
+        alpha, sv = svm.dual_coef_, svm.support_vectors_
+        if hasattr(sv, "toarray"):  # fitted on sparse X
+            alpha, sv = alpha.toarray(), sv.toarray()
+        alpha = np.asarray(alpha, dtype=np.float64).ravel()
+        templates = np.array(sv, dtype=dtype, copy=True)
+        return templates, np.log(alpha), float(svm._gamma)
 
     def _training_templates(self, rows):
         # training row -> its support vector's index, -1 if it is none

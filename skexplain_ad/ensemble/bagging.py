@@ -6,13 +6,18 @@ through an average-pooling layer):
 
 .. math::
 
-    o(x) = \sum_k w_k\,(o_k(x) - \mu_k), \qquad R(x) = \sum_k w_k\,R_k(x),
+    o(x) = \sum_k w_k\,o_k(x) \ge 0, \qquad R(x) = \sum_k w_k\,R_k(x),
 
-with :math:`w_k = 1/(K\sigma_k)` (standardised) or :math:`w_k = 1/K`,
-:math:`\mu_k = 0` (plain mean). The pooling layer is linear, so its deep
-Taylor decomposition at the root point :math:`o_k = 0` sends
-:math:`w_k o_k` to member :math:`k`, which explains it with its own rule;
-the :math:`\mu_k` are biases and get no relevance. Rewriting the plain mean
+with :math:`w_k = 1/(K\sigma_k)` (standardised) or :math:`w_k = 1/K`
+(plain mean). The paper's standardised score
+:math:`\sum_k w_k (o_k(x) - \mu_k) = o(x) - \sum_k w_k \mu_k` differs from
+:math:`o` by a constant: the pooling layer is linear, its deep Taylor
+decomposition at the root point :math:`o_k = 0` sends :math:`w_k o_k` to
+member :math:`k`, which explains it with its own rule, and the
+:math:`\mu_k` are biases that get no relevance. So :math:`o` is the score
+the relevance conserves, the one ``outlier_score`` returns and pixel
+flipping divides by; the standardised score, which is negative for
+typical inliers, is ``standardized_score``. Rewriting the plain mean
 of two soft-min models as one soft-min over pairs ([T] eq. 2.4-2.5,
 "network 2") gives the same relevance ([T] App. A.4), so bagging a model
 with itself changes nothing.
@@ -43,8 +48,11 @@ class BaggedDetector(BaseEnsembleDetector):
     r"""Average pooling over explainable detectors (bagging), explained by LRP.
 
     The outlierness is a weighted mean of the members' outlierness ([P]
-    Sec. 5; [T] eq. 2.2), and the explanation the same weighted mean of
-    the members' explanations ([P] App. A.1; [T] eq. 2.3).
+    Sec. 5; [T] eq. 2.2), ``o = sum_k w_k o_k >= 0``, and the explanation
+    the same weighted mean of the members' explanations ([P] App. A.1;
+    [T] eq. 2.3), which sums to ``o`` where every member conserves its own.
+    The paper's standardised score ``sum_k w_k (o_k - mu_k)`` is
+    ``standardized_score``.
 
     Parameters
     ----------
@@ -57,9 +65,12 @@ class BaggedDetector(BaseEnsembleDetector):
         ``True`` ([P] Sec. 5): each member's outlierness is standardised by
         its mean ``mu_k`` and standard deviation ``sigma_k`` over the
         training data, each training point scored out of sample (without
-        its own template, as for ``offset_``), ``o = sum_k (o_k - mu_k) / (K sigma_k)``; ``o`` can
-        then be negative. ``False`` ([T] eq. 2.2): the plain mean
-        ``o = sum_k o_k / K``.
+        its own template, as for ``offset_``), and weighted by
+        ``w_k = 1 / (K sigma_k)``: ``outlier_score`` is
+        ``o = sum_k o_k / (K sigma_k)`` and ``standardized_score`` is
+        ``o - bias_ = sum_k (o_k - mu_k) / (K sigma_k)`` ([P] Sec. 5), which
+        is negative for typical inliers. ``False`` ([T] eq. 2.2): the
+        plain mean ``o = sum_k o_k / K``.
     split : bool, default=False
         ``False`` fits every member on all of ``X`` (the paper's bag).
         ``True`` fits member ``k`` on the ``k``-th of ``K`` disjoint,
@@ -78,12 +89,16 @@ class BaggedDetector(BaseEnsembleDetector):
     weights_ : ndarray of shape (n_members,)
         ``w_k``: ``1 / (K sigma_k)``, or ``1 / K`` without standardising.
     means_ : ndarray of shape (n_members,)
-        ``mu_k``, the members' mean training outlierness (zeros without
-        standardising).
+        ``mu_k``, the members' mean training outlierness, each training
+        point scored out of sample (zeros without standardising).
     scales_ : ndarray of shape (n_members,)
         ``sigma_k`` (ones without standardising). A member constant on the
         training data up to round-off (``sigma_k <= 1.5e-8 |mu_k|``) gets 1,
         as constant features in :class:`sklearn.preprocessing.StandardScaler`.
+    bias_ : float
+        ``sum_k w_k mu_k`` = ``weights_ @ means_``: the bias that
+        ``standardized_score`` subtracts from ``outlier_score`` (0 without
+        standardising). It gets no relevance ([P] App. A.1).
     offset_ : float
         Offset used to define the decision function from the raw scores,
         ``decision_function = score_samples - offset_``: the
@@ -91,8 +106,10 @@ class BaggedDetector(BaseEnsembleDetector):
         point scored as if held out -- every member's out-of-sample score
         (a template member without the point's own template; a member that
         did not see the point, ``split=True``, as usual; a member without
-        templates in-sample), pooled with the fitted ``weights_`` and
-        ``means_``. See :mod:`skexplain_ad._calibration`.
+        templates in-sample), pooled with the fitted ``weights_``. See
+        :mod:`skexplain_ad._calibration`. The bias does not move the
+        threshold: ``predict`` says -1 where
+        ``standardized_score(X) > -offset_ - bias_``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -105,16 +122,24 @@ class BaggedDetector(BaseEnsembleDetector):
 
     Notes
     -----
-    ``outlier_score`` is :math:`o(x) = \sum_k w_k (o_k(x) - \mu_k)` and
-    ``score_samples`` is :math:`-o(x)`. With ``standardize=True``,
-    :math:`o` is centred on the training data, so it is negative for
-    typical inliers; only its order matters for detection.
+    ``outlier_score`` is :math:`o(x) = \sum_k w_k o_k(x)`, the
+    relevance-carrying score: :math:`\ge 0` wherever every member's
+    outlierness is (all the package's detectors), and ``score_samples`` is
+    :math:`-o(x)`. ``standardized_score`` is the paper's
+    :math:`o(x) - \sum_k w_k \mu_k = \sum_k w_k (o_k(x) - \mu_k)` ([P]
+    Sec. 5), centred on the held-out training scores, so negative for
+    typical inliers. The two differ by the constant ``bias_``: they rank
+    samples alike (the same ROC), and ``offset_`` is calibrated on
+    :math:`o`, so ``decision_function`` and ``predict`` are those of
+    either.
 
     ``explain`` returns :math:`R = \sum_k w_k R_k`. It is non-negative
     wherever the members' relevances are, and each row sums to
-    :math:`\sum_k w_k \sum_j R_{k,j} \le \sum_k w_k o_k = o + \sum_k w_k \mu_k`,
-    with equality where every member conserves its own outlierness. The
-    biases :math:`w_k \mu_k` get no relevance ([P] App. A.1).
+    :math:`\sum_k w_k \sum_j R_{k,j} \le \sum_k w_k o_k = o`, with equality
+    where every member conserves its own outlierness (e.g.
+    :class:`KDEDetector` members with the conservative rule). The biases
+    :math:`w_k \mu_k` get no relevance ([P] App. A.1): a standardised score
+    can be negative where no relevance is.
 
     Bagging a model with itself changes nothing: the members are equal, so
     :math:`o = (o_1 - \mu_1)/\sigma_1` (standardised) or :math:`o = o_1`,
@@ -122,8 +147,10 @@ class BaggedDetector(BaseEnsembleDetector):
     App. A.4, "C + C is C").
 
     ``outlier_score_subset(X, keep)`` (exact pixel flipping, [T]
-    eq. 1.16) is :math:`\sum_k w_k (o_{k,K}(x) - \mu_k)` with each member's
-    outlierness on the kept features only: the member's own
+    eq. 1.16) is :math:`\sum_k w_k\,o_{k,K}(x)` with each member's
+    outlierness on the kept features only -- ``outlier_score`` with every
+    feature kept, 0 with none, so pixel-flipping curves fall from 1 to 0
+    and their AUC lies in [0, 1] for soft-min members: the member's own
     ``_outlier_score_subset``, or for soft-min members
     :math:`-\log\sum_i \exp(\ell_i - g \sum_{j \in K} (x_j - u_{ij})^2)`. It
     exists only when every member supports it.
@@ -153,6 +180,11 @@ class BaggedDetector(BaseEnsembleDetector):
     array([-1])
     >>> int(bag.explain(x_out).argmax())          # the third feature
     2
+    >>> o = bag.outlier_score(x_out)
+    >>> bool(o[0] >= bag.explain(x_out).sum())    # sum R <= o (OC-SVM's rule)
+    True
+    >>> bool(np.allclose(bag.standardized_score(x_out), o - bag.bias_))
+    True
     >>> bag.set_params(kde__gamma=1.0).named_estimators["kde"].gamma
     1.0
     """
@@ -202,12 +234,47 @@ class BaggedDetector(BaseEnsembleDetector):
             self.means_ = np.zeros(n_members)
             self.scales_ = np.ones(n_members)
         self.weights_ = 1.0 / (n_members * self.scales_)
+        self.bias_ = float(self.weights_ @ self.means_)
 
     def _outlier_score(self, X):
+        # the relevance-carrying score: no mu_k (biases, [P] App. A.1)
         o = np.zeros(X.shape[0])
-        for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
-            o += w * (member_outlier_score(est, X).astype(np.float64) - mu)
+        for w, est in zip(self.weights_, self.estimators_):
+            o += w * member_outlier_score(est, X).astype(np.float64)
         return o.astype(X.dtype, copy=False)
+
+    def standardized_score(self, X):
+        """The paper's standardised outlierness ``sum_k w_k (o_k - mu_k)`` ([P] Sec. 5).
+
+        ``outlier_score(X) - bias_``: centred on the training data (each
+        point scored out of sample), so negative for typical inliers, and
+        in units of the members' spread. It ranks samples as
+        ``outlier_score`` does; the explanation conserves
+        ``outlier_score``, not this score (the ``mu_k`` are biases).
+
+        Parameters
+        ----------
+        X : array-like or dask array of shape (n_samples, n_features)
+
+        Returns
+        -------
+        z : ndarray of shape (n_samples,)
+            float32 for float32 input, float64 otherwise; lazy for dask
+            input.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skexplain_ad import BaggedDetector, KDEDetector
+        >>> X = np.random.RandomState(0).normal(size=(50, 2))
+        >>> bag = BaggedDetector([("a", KDEDetector(gamma=0.5)),
+        ...                       ("b", KDEDetector(gamma=2.0))]).fit(X)
+        >>> z = bag.standardized_score(X[:3])
+        >>> bool(np.allclose(z, bag.outlier_score(X[:3]) - bag.bias_))
+        True
+        """
+        o = self.outlier_score(X)
+        return o - o.dtype.type(self.bias_)
 
     def _training_outlier_score(self, X, rows):
         # each member out of sample, pooled as the bag pools (_calibration)
@@ -232,9 +299,10 @@ class BaggedDetector(BaseEnsembleDetector):
         Returns
         -------
         o : ndarray of shape (n_samples,), float64
-            ``sum_k w_k (o_{k,keep}(x) - mu_k)`` (class Notes).
+            ``sum_k w_k o_{k,keep}(x)`` (class Notes): ``outlier_score``
+            with every feature kept, 0 with none.
         """
         o = np.zeros(X.shape[0])
-        for w, mu, est in zip(self.weights_, self.means_, self.estimators_):
-            o += w * (member_outlier_score_subset(est, X, keep) - mu)
+        for w, est in zip(self.weights_, self.estimators_):
+            o += w * member_outlier_score_subset(est, X, keep)
         return o

@@ -139,8 +139,10 @@ def pixel_flipping_curve(
         nothing to remove) the ratio 0/0 is defined as 0 for every step, so
         the curve holds no NaN; such samples have pixel-flipping AUC 0 and
         are best left out of an average. The curve is meant for ``o(x) > 0``
-        (outliers); with a negative ``o(x)`` (e.g. standardised bagging) it
-        is computed all the same but reads upside down.
+        (outliers); every detector of the package has ``o(x) >= 0`` (a
+        :class:`~skexplain_ad.BaggedDetector` the relevance-carrying
+        ``sum_k w_k o_k``, not its ``standardized_score``), and a negative
+        ``o(x)`` from elsewhere reads upside down.
 
     Raises
     ------

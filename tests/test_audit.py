@@ -243,8 +243,19 @@ def test_prefit_members_and_their_memory(digits):
 
 
 def test_registry_names_and_models():
-    assert list(DETECTOR_NAMES) == ["KDE", "Auto", "Deep", "Bag", "OC-SVM", "C1+C2", "C1xC2",
-                                    "C1xC2-local"]
+    from skexplain_ad._audit._registry import DEFAULT_DETECTORS, DETECTORS
+
+    assert list(DEFAULT_DETECTORS) == ["KDE", "Auto", "Deep", "Bag", "OC-SVM", "C1+C2", "C1xC2",
+                                       "C1xC2-local"]
+    assert list(DETECTOR_NAMES) == [*DEFAULT_DETECTORS, "C1", "C2", "C1xC1", "C2xC2"]
+    # every entry says what it is, with its document and equation
+    assert all(re.search(r"\[(P|T)\]", e.description) for e in DETECTORS.values()
+               if e.fit_half is None and not e.description.startswith("C2"))
+    # under the default protocol the halves are OC-SVMs; under the thesis' MVTec protocol KDEs
+    assert type(make_detector("C1")).__name__ == "OCSVMDetector"
+    assert type(make_detector("C1", protocol="thesis-mvtec")).__name__ == "KDEDetector"
+    self_times = make_detector("C1xC1", protocol="thesis-mvtec")
+    assert self_times.estimators[0][1] is self_times.estimators[1][1]
     bag = make_detector("C1+C2", random_state=0)
     assert bag.standardize is False and bag.split is True
     glob, loc = make_detector("C1xC2"), make_detector("C1xC2-local")

@@ -185,8 +185,10 @@ DETECTORS = OrderedDict([
         "feature extractor reads 28 x 28 images.", ("torch", "torchvision", "zennit"),
         image_shape=(28, 28), dtype=np.float32)),
     ("Bag", DetectorEntry(
-        _bag, "The paper's bag: the standardised mean of the run's KDE, Auto and Deep; its "
-        "relevance is the members' weighted sum ([P] Sec. 5).", ("torch",),
+        _bag, "The paper's bag of the run's KDE, Auto and Deep: each member standardised by "
+        "its training scores, o(x) = sum_k w_k o_k(x) with w_k = 1/(K sigma_k) (the mean offsets "
+        "are biases: they carry no relevance), explained by the members' relevance, weighted "
+        "alike ([P] Sec. 5).", ("torch",),
         members=("KDE", "Auto", "Deep"), dtype=np.float32)),
     ("OC-SVM", DetectorEntry(
         _ocsvm, "One-class SVM (RBF kernel, gamma by the k-NN mass heuristic [T] eq. 3.1); "

@@ -325,38 +325,83 @@ def test_baseline_comparisons_count_types_and_rows(synthetic):
 # bootstrap intervals against brute force
 # ---------------------------------------------------------------------------
 
-def test_auc_interval_brute_force():
+@pytest.fixture
+def draws(monkeypatch):
+    """Records every multinomial draw of the generators _stats makes: the resamples it used."""
+    from skexplain_ad._audit import _stats
+
+    seen = []
+    real = np.random.default_rng
+
+    class Recorder:
+        def __init__(self, *args):
+            self.gen = real(*args)
+
+        def multinomial(self, *args, **kwargs):
+            out = self.gen.multinomial(*args, **kwargs)
+            seen.append(np.array(out, copy=True))
+            return out
+
+    monkeypatch.setattr(np.random, "default_rng", Recorder)
+    _fresh()
+    yield seen
+    _fresh()
+
+
+def _fresh():
+    """Forget the resamples _stats caches per size, so that they are drawn again."""
+    from skexplain_ad._audit import _stats
+
+    for f in vars(_stats).values():
+        if hasattr(f, "cache_clear"):
+            f.cache_clear()
+
+
+def _draw(seen, n, n_boot):
+    got = [c for c in seen if c.shape == (n_boot, n)]
+    assert len(got) == 1, [c.shape for c in seen]
+    assert (got[0].sum(axis=1) == n).all()  # each resample has n rows
+    return got[0].astype(int)
+
+
+def test_auc_interval_brute_force(draws):
     rng = np.random.RandomState(1)
     s0 = np.round(rng.randn(9), 1)  # rounded: ties occur
     s1 = np.round(rng.randn(6) + 1.0, 1)
     n_boot, seed = 300, 7
-    gen = np.random.default_rng(seed)  # the same generator, the same draws
-    w = gen.multinomial(s0.size, np.full(s0.size, 1 / s0.size), size=n_boot)
-    v = gen.multinomial(s1.size, np.full(s1.size, 1 / s1.size), size=n_boot)
-    aucs = []
-    for b in range(n_boot):
-        aucs.append(_auc(np.repeat(s0, w[b]), np.repeat(s1, v[b])))
-    expect = np.quantile(aucs, [0.025, 0.975])
     got = auc_interval(s0, s1, n_boot=n_boot, random_state=seed)
-    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-12)
+    w, v = _draw(draws, s0.size, n_boot), _draw(draws, s1.size, n_boot)
+    aucs = [_auc(np.repeat(s0, w[b]), np.repeat(s1, v[b])) for b in range(n_boot)]
+    np.testing.assert_allclose(got, np.quantile(aucs, [0.025, 0.975]), rtol=0, atol=1e-12)
     assert got[0] <= _auc(s0, s1) <= got[1]
-    np.testing.assert_allclose(auc_interval(s0, s1, n_boot=n_boot, level=0.5, random_state=seed),
-                               np.quantile(aucs, [0.25, 0.75]), atol=1e-12)
+    draws.clear()
+    _fresh()
+    half = auc_interval(s0, s1, n_boot=n_boot, level=0.5, random_state=seed)
+    w, v = _draw(draws, s0.size, n_boot), _draw(draws, s1.size, n_boot)
+    aucs = [_auc(np.repeat(s0, w[b]), np.repeat(s1, v[b])) for b in range(n_boot)]
+    np.testing.assert_allclose(half, np.quantile(aucs, [0.25, 0.75]), atol=1e-12)
 
 
-def test_mean_interval_brute_force():
+def test_mean_interval_brute_force(draws):
     x = np.random.RandomState(2).rand(11)
     x_nan = np.concatenate([x[:4], [np.nan], x[4:], [np.inf]])
     n_boot, seed = 400, 3
-    gen = np.random.default_rng(seed)
-    counts = gen.multinomial(x.size, np.full(x.size, 1 / x.size), size=n_boot)
+    got = mean_interval(x, n_boot=n_boot, random_state=seed)
+    counts = _draw(draws, x.size, n_boot)
     means = [sum(c * xi for c, xi in zip(counts[b], x)) / x.size for b in range(n_boot)]
     expect = np.quantile(means, [0.025, 0.975])
-    np.testing.assert_allclose(mean_interval(x, n_boot=n_boot, random_state=seed), expect,
-                               atol=1e-12)
+    np.testing.assert_allclose(got, expect, atol=1e-12)
     # non-finite rows are dropped, the rest resampled as above
     np.testing.assert_allclose(mean_interval(x_nan, n_boot=n_boot, random_state=seed), expect,
                                atol=1e-12)
+
+
+def test_resamples_are_multinomial_with_equal_weights(draws):
+    # the draws themselves: each row is used ~ n_boot times over all resamples
+    mean_interval(np.arange(8.0), n_boot=4000, random_state=0)
+    counts = _draw(draws, 8, 4000)
+    np.testing.assert_allclose(counts.mean(axis=0), 1.0, atol=0.06)
+    np.testing.assert_allclose(counts.var(axis=0), 1 - 1 / 8, atol=0.08)  # multinomial variance
 
 
 def test_intervals_hold_the_estimate_and_are_deterministic():

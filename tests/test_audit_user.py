@@ -1,4 +1,4 @@
-"""Issue 19: the audit of the user's own detectors and data, and verdicts that agree with the numbers."""
+"""Issue 19: auditing the user's own detectors and data; verdicts that agree with the numbers."""
 
 import contextlib
 import io
@@ -64,11 +64,14 @@ def _pyod(name):
     (["KDE", 3.5], TypeError, r"detectors\[1\] is a float, not an estimator"),
     (42, TypeError, "detectors must be a name, an estimator, a dict"),
     ({"mine": "KDE"}, TypeError, r"detectors\['mine'\] must be an estimator"),
-    ([("a", IsolationForest(), 1)], TypeError, r"detectors\[0\] must be a \(name, estimator\) pair"),
+    ([("a", IsolationForest(), 1)], TypeError,
+     r"detectors\[0\] must be a \(name, estimator\) pair"),
     ([LocalOutlierFactor()], TypeError,
      r"LocalOutlierFactor\) has neither score_samples nor decision_function.*novelty=True"),
-    ([KMeans(n_clusters=2)], TypeError, r"KMeans\) has neither score_samples nor decision_function"),
-    ([IsolationForest(), IsolationForest()], ValueError, "the name 'IsolationForest' is used twice"),
+    ([KMeans(n_clusters=2)], TypeError,
+     r"KMeans\) has neither score_samples nor decision_function"),
+    ([IsolationForest(), IsolationForest()], ValueError,
+     "the name 'IsolationForest' is used twice"),
     (["KDE", ("KDE", KDEDetector())], ValueError, "the name 'KDE' is used twice"),
     ({"bad\nname": IsolationForest()}, ValueError, "must be 1 to 80 printable characters"),
     ({}, ValueError, "detectors is empty"),
@@ -121,8 +124,10 @@ def _bad(**change):
     (_bad(target=lambda ds: np.ones(12, int)), r"needs both inliers \(\+1\) and outliers \(-1\)"),
     (_bad(masks=lambda ds: ds["masks"][:, :19]), r"dataset\['masks'\] has shape \(12, 19\)"),
     (_bad(masks=lambda ds: ds["masks"][:-1]), r"dataset\['masks'\] has shape \(11, 20\)"),
-    (_bad(masks=lambda ds: ds["masks"] - 0.5), r"dataset\['masks'\] must be finite and non-negative"),
-    (_bad(masks=lambda ds: np.where(ds["masks"] > 0, np.nan, 0.0)), "must be finite and non-negative"),
+    (_bad(masks=lambda ds: ds["masks"] - 0.5),
+     r"dataset\['masks'\] must be finite and non-negative"),
+    (_bad(masks=lambda ds: np.where(ds["masks"] > 0, np.nan, 0.0)),
+     "must be finite and non-negative"),
     (_bad(data=lambda ds: np.where(ds["data"] > 2.5, np.nan, ds["data"])), r"dataset\['data'\]"),
     (_bad(anomaly=np.array(["a"] * 5)), r"dataset\['anomaly'\] has 5 names for 12 test samples"),
     (_bad(anomaly=np.array(["none"] * 12)), "an outlier's anomaly name is 'none'"),
@@ -141,7 +146,8 @@ def test_bad_in_memory_arguments_fail_before_any_work(no_work, tmp_path):
         audit(gauss(), path=tmp_path)
     with pytest.raises(ValueError, match="in-memory data brings its own fields"):
         audit(gauss(), label_column="y")
-    with pytest.raises(ValueError, match=r"Unknown anomaly type\(s\) \['fog'\]; this data has \['outlier'\]"):
+    with pytest.raises(ValueError,
+                       match=r"Unknown anomaly type\(s\) \['fog'\]; this data has \['outlier'\]"):
         audit(gauss(), anomalies=["fog"])
     frames = {k: pd.DataFrame(v, columns=[f"f{j}" for j in range(D)]) if np.ndim(v) == 2 else v
               for k, v in gauss().items()}
@@ -193,7 +199,8 @@ def test_csv_labels_not_plus_minus_one_fail_before_any_work(no_work, labelled_cs
 
 
 def test_label_column_and_drop_are_for_csv_only(no_work):
-    with pytest.raises(ValueError, match="label_column is only for dataset='csv'; got dataset='wine'"):
+    with pytest.raises(ValueError,
+                       match="label_column is only for dataset='csv'; got dataset='wine'"):
         audit("wine", label_column="y")
     with pytest.raises(ValueError, match="drop is only for dataset='csv'; got dataset='wine'"):
         audit("wine", drop=["alcohol"])

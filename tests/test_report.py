@@ -241,7 +241,8 @@ def _random_table(rng, n_det=5, n_types=4):
             w = rng.uniform(0.0, 0.3)
             gain = rng.uniform(-0.5, 0.5)
             rows.append({"detector": f"D{d}", "anomaly": f"a{a}", "explainer": "lrp",
-                         "primary": True, "roc_auc": roc, "roc_auc_ci_low": roc - rng.uniform(0, .3),
+                         "primary": True, "roc_auc": roc,
+                         "roc_auc_ci_low": roc - rng.uniform(0, .3),
                          "cosine": cos, "cosine_ci_low": cos - w, "cosine_ci_high": cos + w,
                          "cosine_gain_ci_low": gain - w, "cosine_gain_ci_high": gain + w,
                          "clever_hans_difference": roc - cos,
@@ -692,7 +693,8 @@ def test_no_global_matplotlib_state():
     for mod in ("_audit/_report.py", "_audit/_html.py", "plotting.py"):
         src = (ROOT / "skexplain_ad" / mod).read_text()
         assert "matplotlib.use(" not in src, mod
-        assert not re.search(r"import matplotlib\.pyplot|from matplotlib import pyplot|plt\.", src), mod
+        assert not re.search(r"import matplotlib\.pyplot|from matplotlib import pyplot|plt\.",
+                             src), mod
     code = (
         "import sys, tempfile, matplotlib\n"
         "sys.path.insert(0, 'tests')\n"
@@ -702,12 +704,14 @@ def test_no_global_matplotlib_state():
         "snap = lambda: {k: repr(rc._get(k)) for k in rc.keys()}\n"  # _get: no backend resolution
         "before = snap()\n"
         "t, ds, rel, cur, sc = make_synthetic()\n"
-        "write_report(t, tempfile.mkdtemp(), dataset=ds, relevances=rel, curves=cur, n_examples=1)\n"
+        "write_report(t, tempfile.mkdtemp(), dataset=ds, relevances=rel, curves=cur,\n"
+        "             n_examples=1)\n"
         "assert 'matplotlib.pyplot' not in sys.modules\n"
         "assert snap() == before\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ,
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=600, env=env)
     assert res.stdout.strip() == "ok", res.stderr
@@ -775,7 +779,8 @@ def browser_screenshot(folder, png, width=1400):
     return png
 
 
-@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+@pytest.mark.skipif(_chromium() is None,
+                    reason="needs Debian's chromium (apt-get install chromium)")
 @pytest.mark.parametrize("which", ["synthetic_report", "real_report"])
 def test_every_figure_loads_in_chromium(which, request, tmp_path):
     folder = request.getfixturevalue(which)

@@ -289,13 +289,31 @@ def test_audit_a_user_detector_fitted_is_used_as_it_is(name, make, data):
     assert prim.roc_auc.iloc[0] == pytest.approx(roc_auc_score(data["target"] == -1, -s), abs=1e-12)
 
 
-def test_package_detectors_fitted_or_not_give_the_same_rows(data):
-    fitted = KDEDetector(gamma=0.05).fit(data["data_train"])
-    a = audit(data, detectors={"k": fitted}, **FAST)
+def test_package_detectors_fitted_or_not(data):
+    def refit(*args, **kwargs):
+        raise AssertionError("a fitted detector was refitted")
+
+    full = KDEDetector(gamma=0.05).fit(data["data_train"])
+    part = KDEDetector(gamma=0.05).fit(data["data_train"][:60])
+    full.fit = part.fit = refit
+    a = audit(data, detectors={"k": full}, **FAST)
     b = audit(data, detectors={"k": KDEDetector(gamma=0.05)}, **FAST)
+    c = audit(data, detectors={"k": part}, **FAST)
     num = a.select_dtypes("number").columns.drop("explain_seconds_per_sample")
-    np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-12)
-    assert (a[a.primary].explainer == "lrp").all()
+    a, b, c = (t[num].to_numpy(float) for t in (a, b, c))
+    # fitted on the training data = fitted by the audit; fitted on part of it: used as it is
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert not np.allclose(a, c, rtol=1e-6, equal_nan=True)
+
+
+def test_the_report_says_what_stands_in_for_the_own_explanation(data, tmp_path):
+    forest = IsolationForest(n_estimators=30, random_state=0)
+    table = audit(data, detectors=["KDE", ("forest", forest)], out=tmp_path / "r", **FAST)
+    assert dict(zip(table[table.primary].detector, table[table.primary].explainer)) == {
+        "KDE": "lrp", "forest": "occlusion"}
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<b>forest</b>: Your IsolationForest" in page
+    assert "occlusion" in page.split("<b>forest</b>")[1].split("</li>")[0]
 
 
 # ---------------------------------------------------------------------------

@@ -207,6 +207,17 @@ def _check_csv_columns(path, label_column, drop):
                          f"{columns}.")
     if label_column is not None and str(label_column) in [str(c) for c in (drop or [])]:
         raise ValueError(f"label_column={label_column!r} is also in drop.")
+    if label_column is not None:  # the labels only: one column, before the data are loaded
+        _check_labels(pd.read_csv(path, usecols=[str(label_column)]).iloc[:, 0].to_numpy(),
+                      label_column)
+
+
+def _check_labels(y, label_column):
+    """``y`` holds +1 / -1 only (as numbers or their text)."""
+    bad = sorted({str(v) for v in y} - {"1", "-1", "1.0", "-1.0"})
+    if bad:
+        raise ValueError(f"label_column={label_column!r} must hold +1 (inlier) and -1 (outlier), "
+                         f"sklearn's convention; it also holds {bad[:5]}. Map your labels first.")
 
 
 def _load_csv(path, label_column, drop, anomalies, n_samples, random_state):
@@ -222,10 +233,7 @@ def _load_csv(path, label_column, drop, anomalies, n_samples, random_state):
         return datasets.make_tabular_anomalies(frame, anomalies, n_outliers_per_anomaly=n_samples,
                                                random_state=random_state)
     y = frame.pop(str(label_column)).to_numpy()
-    bad = sorted({str(v) for v in y} - {"1", "-1", "1.0", "-1.0"})
-    if bad:
-        raise ValueError(f"label_column={label_column!r} must hold +1 (inlier) and -1 (outlier), "
-                         f"sklearn's convention; it also holds {bad[:5]}. Map your labels first.")
+    _check_labels(y, label_column)
     y = y.astype(np.float64).astype(int)
     numeric = frame.select_dtypes("number")
     ignored = [c for c in frame.columns if c not in numeric.columns]

@@ -75,6 +75,29 @@ def read_results(results):
     return table
 
 
+def _plain(v):
+    """``v`` as JSON: floats exactly (repr), non-finite ones as null, numpy scalars as Python."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_plain(x) for x in v]
+    if v is None or v is pd.NA:
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
+def _records(frame):
+    """The rows of ``frame`` as JSON records, without pandas' rounding to 10 decimals."""
+    return [{str(k): _plain(v) for k, v in rec.items()} for rec in frame.to_dict(orient="records")]
+
+
 def _payload(table, dets, best):
     return {
         "settings": table.attrs.get("settings", {}),
@@ -87,14 +110,13 @@ def _payload(table, dets, best):
         "summary": {
             "most_trustworthy": None if best is None else str(best["detector"]),
             "ranking_rule": RANKING_RULE,
-            "detectors": json.loads(dets.drop(columns=["judged"], errors="ignore")
-                                    .to_json(orient="records")),
+            "detectors": _records(dets.drop(columns=["judged"], errors="ignore")),
         },
         "glossary": {c: dict(zip(("what", "range", "better", "source"), GLOSSARY[c]))
                      for c in table.columns if c in GLOSSARY},
         **({"feature_names": table.attrs["feature_names"]} if "feature_names" in table.attrs
            else {}),
-        "results": json.loads(table.to_json(orient="records")),
+        "results": _records(table),
     }
 
 

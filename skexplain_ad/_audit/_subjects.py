@@ -51,17 +51,19 @@ class Subject:
         what = f"{est.__name__} ({est.__module__.split('.')[0]})"
         if self.kind == "lrp":
             return f"Your {what}, explained by its own LRP."
+        score = ("-score_samples" if hasattr(self.estimator, "score_samples") else
+                 "PyOD's decision_function" if _is_pyod(self.estimator) else "-decision_function")
         return (f"Your {what}: no LRP for this model, so occlusion (o(x) minus o(x) with one "
                 "feature set to the training mean) stands in for its own explanation; its outlier "
-                "score is -score_samples (or -decision_function) shifted to 0 at the most normal "
-                "training sample.")
+                f"score is {score} shifted to 0 at the most normal training sample.")
 
 
 class ModelAgnostic:
     """A scikit-learn outlier detector seen as the audit's detectors are.
 
     ``outlier_score(X) = shift - s(X)`` with ``s`` its ``score_samples``
-    (else ``decision_function``; higher = more normal, sklearn's sign) and
+    (else ``decision_function``; higher = more normal, sklearn's sign; PyOD's
+    ``decision_function``, higher = more outlying, is negated) and
     ``shift`` the largest ``s`` over the training inliers, so the score is
     >= 0 on the training data (pixel flipping divides by it) and ranks
     samples exactly as the model does.
@@ -87,10 +89,13 @@ class ModelAgnostic:
         self.estimator = estimator
         self._method = ("score_samples" if hasattr(estimator, "score_samples")
                         else "decision_function")
+        # PyOD's decision_function is an outlier score (higher = more outlying)
+        self._sign = -1.0 if _is_pyod(estimator) and self._method == "decision_function" else 1.0
         self.shift = float(np.max(self._s(X_train)))
 
     def _s(self, X):
-        return np.asarray(getattr(self.estimator, self._method)(X), dtype=np.float64).ravel()
+        s = np.asarray(getattr(self.estimator, self._method)(X), dtype=np.float64).ravel()
+        return self._sign * s
 
     def outlier_score(self, X):
         """``shift - s(X)``: higher = more anomalous."""
@@ -101,9 +106,16 @@ class ModelAgnostic:
         return -self.outlier_score(X)
 
 
+def _is_pyod(est):
+    """Whether ``est`` is a PyOD detector (its own sign and fitted-state conventions)."""
+    return any(c.__module__.split(".")[0] == "pyod" for c in type(est).__mro__)
+
+
 def _is_fitted(est):
     try:
-        check_is_fitted(est)
+        # PyOD models set attributes ending in "_" in __init__; fit adds these
+        check_is_fitted(est, ["decision_scores_", "threshold_", "labels_"] if _is_pyod(est)
+                        else None)
     except NotFittedError:
         return False
     except TypeError:  # not an estimator check_is_fitted knows

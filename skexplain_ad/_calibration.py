@@ -20,8 +20,8 @@ the model that the point itself put there are left out.
   this approximates the held-out score of the SVM fitted without the point;
   it overshoots where few points are support vectors (small ``nu``: no
   neighbour takes the dropped vector's place), so ``offset_`` then flags
-  fewer new inliers than ``contamination`` (measured in
-  ``benchmarks/bench_calibration.py``).
+  fewer new inliers than ``contamination`` (measured by
+  ``benchmarks/bench_calibration.py --svm-refit``).
   A model with one template (nothing left once it is dropped) keeps the
   in-sample score.
 - ``BaggedDetector`` ([P] Sec. 5, [T] eq. 2.2): each member's

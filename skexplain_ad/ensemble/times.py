@@ -110,7 +110,11 @@ class TimesEnsemble(BaseEnsembleDetector):
         local Times ([T] eq. 2.12-2.15) with the ``k`` nearest templates of
         the second member for each template of the first (``1 <= k <= n``)
         and the ``l`` nearest of the first for each of the second
-        (``1 <= l <= m``). ``k=n, l=m`` equals global.
+        (``1 <= l <= m``). ``k=n, l=m`` equals global. Checked before any
+        member is fitted against the rows a :class:`~skexplain_ad.KDEDetector`
+        or :class:`~skexplain_ad.OCSVMDetector` member will be fitted on
+        (it has at most one template per row), and once fitted against
+        the members' templates.
     split : bool, default=True
         ``True`` fits the members on two disjoint, shuffled halves of ``X``
         (sizes differ by at most one), as the thesis builds C1 and C2;

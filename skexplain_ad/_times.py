@@ -113,7 +113,7 @@ from scipy.special import logsumexp
 
 from . import backends
 from ._softmin import nested_runs, softmin_params, sq_distances
-from .backends._numpy import sq_from_cross
+from .backends import get_rule, sq_from_cross
 from .base import block_n_rows, chunk_n_rows, map_row_chunks, member_outlier_score
 
 __all__ = [
@@ -341,9 +341,9 @@ def times_relevance(model, X, tol=1e-9, rule="oc-dtd", n_jobs=None):
         (module docstring).
     """
     pool = model.backend.times_pairs()
-    cons = rule == "conservative"
+    rule = get_rule(rule)
     func = pool.local_relevance if model.local else pool.global_relevance
-    return _chunked(model, X, lambda Xc, kerns: func(Xc, model, kerns, tol, cons),
+    return _chunked(model, X, lambda Xc, kerns: func(Xc, model, kerns, tol, rule),
                     relevance=True, n_jobs=n_jobs)
 
 

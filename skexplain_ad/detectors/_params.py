@@ -6,9 +6,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .. import backends
 from .._gamma import GAMMA_HEURISTICS
-from ..backends._numpy import RULES
 
-__all__ = ["SOFTMIN_CONSTRAINTS", "BackendOptions", "RULE_CONSTRAINT"]
+__all__ = ["SOFTMIN_CONSTRAINTS", "BackendOptions", "RuleOptions", "RULE_CONSTRAINT"]
 
 
 class BackendOptions(StrOptions):
@@ -21,14 +20,31 @@ class BackendOptions(StrOptions):
 
     @property
     def options(self):
-        return {"auto", *backends._REGISTRY}
+        return {"auto", *backends.names()}
 
     @options.setter
     def options(self, value):  # set by StrOptions.__init__; the registry decides
         pass
 
 
-RULE_CONSTRAINT = [StrOptions(set(RULES))]
+class RuleOptions(StrOptions):
+    """The propagation rules of :data:`skexplain_ad.backends.RULES`, read at
+    validation time, so that :func:`skexplain_ad.backends.register_rule`
+    extends what every estimator accepts."""
+
+    def __init__(self):
+        super().__init__(set(backends.RULES))
+
+    @property
+    def options(self):
+        return set(backends.RULES)
+
+    @options.setter
+    def options(self, value):  # set by StrOptions.__init__; the registry decides
+        pass
+
+
+RULE_CONSTRAINT = [RuleOptions()]
 
 SOFTMIN_CONSTRAINTS = {
     "gamma": [Interval(Real, 0, None, closed="neither"), StrOptions(set(GAMMA_HEURISTICS))],

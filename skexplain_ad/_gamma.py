@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_array
 
 from ._dask import block_reduce, is_dask_array, sq_distance_blocks
 from ._softmin import kde_log_likelihood, kde_log_normaliser, sq_distances
-from .base import chunk_n_rows
+from ._chunks import chunk_n_rows
 
 __all__ = [
     "scale_gamma",

@@ -112,21 +112,27 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import backends
+from ._chunks import block_n_rows, chunk_n_rows, map_row_chunks
 from ._softmin import nested_runs, softmin_params, sq_distances
-from .backends import get_rule, sq_from_cross
-from .base import block_n_rows, chunk_n_rows, map_row_chunks, member_outlier_score
+from .backends import get_rule, sq_from_cross, sqnorms
+
+
+def member_outlier_score(est, X):
+    """Outlierness of a fitted detector (an ensemble's member):
+    ``outlier_score``, else ``-score_samples``."""
+    if hasattr(est, "outlier_score"):
+        return np.asarray(est.outlier_score(X))
+    return -np.asarray(est.score_samples(X))
+
 
 __all__ = [
+    "member_outlier_score",
     "PairModel",
     "pair_statistics",
     "times_outlierness",
     "times_relevance",
     "times_subset_score",
 ]
-
-
-def _sqnorms(A):
-    return np.einsum("ij,ij->i", A, A)
 
 
 class PairModel:
@@ -192,11 +198,11 @@ class PairModel:
 
     @cached_property
     def usq(self):
-        return _sqnorms(self.Uc)
+        return sqnorms(self.Uc)
 
     @cached_property
     def vsq(self):
-        return _sqnorms(self.Vc)
+        return sqnorms(self.Vc)
 
     @classmethod
     def of(cls, ens, dtype):
@@ -289,7 +295,7 @@ def pair_statistics(model, k=None, l=None):  # noqa: E741 - the thesis' name
     pairs2 = np.column_stack([np.concatenate(lnn).ravel(), np.repeat(np.arange(n), l)])
     pairs, sets = _union_pairs(pairs1, pairs2, n)
     diff = model.Uc[pairs[:, 0]] - model.Vc[pairs[:, 1]]
-    return log_alpha, (pairs.astype(np.intp), sets, _sqnorms(diff))
+    return log_alpha, (pairs.astype(np.intp), sets, sqnorms(diff))
 
 
 def _union_pairs(pairs1, pairs2, n):

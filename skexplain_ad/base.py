@@ -37,17 +37,20 @@ from ._chunks import BLOCK_MIB, block_n_rows, chunk_n_rows, map_row_chunks  # no
 from ._dask import is_dask_array, map_row_blocks
 from ._extreme import check_query_range, fit_scale, fitting_frame
 from ._output import check_output_option, wrap_relevance
+from ._softmin import (
+    normalize_log_weights,
+    own_template_exclude,
+    softmin_outlierness,
+    softmin_params,
+    softmin_relevance,
+    softmin_subset_score,
+)
+from ._times import member_outlier_score  # noqa: F401 - the ensembles' import
 
-__all__ = ["BaseDetector"]
+__all__ = ["BaseDetector", "BaseSoftminDetector", "member_outlier_score", "subset_scorer",
+           "supports_subset"]
 
 FLOAT_DTYPES = (np.float64, np.float32)
-
-
-def member_outlier_score(est, X):
-    """Outlierness of a fitted detector (an ensemble's member): ``outlier_score`` or ``-score_samples``."""
-    if hasattr(est, "outlier_score"):
-        return np.asarray(est.outlier_score(X))
-    return -np.asarray(est.score_samples(X))
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -104,16 +107,37 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
         else:
-            # out of sample: each training point scored without its own
-            # template(s) (skexplain_ad._calibration)
-            from ._calibration import training_outlier_score
-
-            scores = -np.asarray(training_outlier_score(self, X), dtype=np.float64)
+            # out of sample: each training point scored as if held out, by
+            # the family's own hook (skexplain_ad._calibration)
+            scores = -np.asarray(self._training_outlier_score(X, np.arange(X.shape[0])),
+                                 dtype=np.float64)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
 
     def _auto_offset(self):  # pragma: no cover - overridden where supported
         raise NotImplementedError
+
+    def _training_outlier_score(self, X, rows):
+        """Outlierness of training rows, each scored as if held out.
+
+        The hook behind ``offset_``; each family overrides it (soft-min
+        detectors leave a row's own template out, the ensembles pool their
+        members' held-out scores; :mod:`skexplain_ad._calibration`). The
+        default scores in sample (a model that does not memorise its rows).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Validated rows.
+        rows : ndarray of int of shape (n_samples,)
+            Per row, its index in this detector's training set, or -1 where
+            it did not see the row.
+
+        Returns
+        -------
+        o : ndarray of shape (n_samples,)
+        """
+        return self._outlier_score(X)
 
     # ----------------------------------------------------------- validation
     def _validate_X(self, X):
@@ -290,3 +314,103 @@ def check_keep(X, keep):
             f"dtype {keep.dtype} and shape {keep.shape}."
         )
     return keep
+
+
+class BaseSoftminDetector(BaseDetector):
+    """Base of the detectors that are soft-min models (:mod:`skexplain_ad._softmin`).
+
+    A subclass implements ``_fit_softmin(X)`` returning ``(templates,
+    log_weights, gamma)`` and ``_training_templates(rows)`` (each training
+    row's own template, or -1); scoring, explaining and the held-out
+    training score are shared.
+    """
+
+    def _fit(self, X):
+        templates, log_weights, gamma = self._fit_softmin(X)
+        self.templates_ = templates
+        self.log_weights_ = normalize_log_weights(log_weights=log_weights)
+        self.gamma_ = float(gamma)
+        # the backend's preparation of the fitted model, filled on first use
+        # (see _prepared); never pickled
+        self._prep_cache = {}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_prep_cache" in state:
+            state = {**state, "_prep_cache": {}}
+        return state
+
+    def _softmin_kwargs(self):
+        return {
+            "backend": self.backend,
+            "device": getattr(self, "device", None),
+            "n_jobs": self.n_jobs,
+            "cache": getattr(self, "_prep_cache", None),
+        }
+
+    def _outlier_score(self, X):
+        return softmin_outlierness(
+            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs(),
+        )
+
+    def _explain(self, X):
+        return softmin_relevance(
+            X, self.templates_, self.log_weights_, self.gamma_,
+            rule=getattr(self, "rule", "oc-dtd"), **self._softmin_kwargs(),
+        )[1]
+
+    def _training_outlier_score(self, X, rows):
+        """Each training row scored without its own template, the other
+        weights renormalised ([T] eq. 1.3; :mod:`skexplain_ad._calibration`)."""
+        exclude = own_template_exclude(self._training_templates(rows), self.log_weights_)
+        if not np.any(exclude >= 0):
+            return self._outlier_score(X)
+        kw = self._softmin_kwargs()
+        kw.pop("cache")
+        return softmin_outlierness(
+            X, self.templates_, self.log_weights_, self.gamma_, exclude=exclude, **kw,
+        )
+
+    def _outlier_score_subset(self, X, keep):
+        """[T] eq. 1.16 on validated ``X`` (see ``outlier_score_subset``)."""
+        return softmin_subset_score(X, keep, self.templates_, self.log_weights_, self.gamma_)
+
+
+def subset_scorer(est, validated=False):
+    """The function ``f(X, keep)`` giving [T] eq. 1.16 for ``est``, or None.
+
+    The one capability probe of exact pixel flipping (the metrics, the
+    ensembles' members and the audit ask it): the detector's own
+    ``outlier_score_subset`` (``validated=True``: its private twin on
+    already validated rows, where it has one), else, for any object with
+    soft-min parameters (:data:`skexplain_ad._softmin.SOFTMIN_ATTRS`), the
+    engine's :func:`~skexplain_ad._softmin.softmin_subset_score`.
+
+    Parameters
+    ----------
+    est : fitted detector
+    validated : bool, default=False
+        Whether the caller passes rows ``est`` has validated already.
+
+    Returns
+    -------
+    score : callable or None
+    """
+    names = ("_outlier_score_subset", "outlier_score_subset")
+    for name in names if validated else names[::-1]:
+        if hasattr(est, name):
+            return getattr(est, name)
+    params = softmin_params(est)
+    if params is None:
+        return None
+    return lambda X, keep: softmin_subset_score(X, keep, *params)
+
+
+def supports_subset(est):
+    """Whether :func:`subset_scorer` finds a scorer for ``est``."""
+    return (
+        isinstance(est, BaseSoftminDetector)
+        or hasattr(est, "_outlier_score_subset")
+        or hasattr(est, "outlier_score_subset")
+        or softmin_params(est) is not None
+    )

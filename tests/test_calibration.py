@@ -233,12 +233,9 @@ def test_times_log_alpha_without_cancelling_case():
                         log_weights_=np.log([1 - 3e-8, 1e-8, 1e-8, 1e-8])),
     ]
 
-    class Ens:
-        log_alpha_ = 0.0
-
     mem = PairModel(members, np.float64)  # c = 1.4 * 1.4 / 2.8 = 0.7
     ex1, ex2 = np.array([0, 0, 1, -1]), np.array([0, -1, 2, 3])
-    got = times_log_alpha_without(Ens(), mem, ex1, ex2)
+    got = times_log_alpha_without(0.0, mem, ex1, ex2)
     for r in range(4):
         terms = [mem.lw1[i] + mem.lw2[j] - mem.c * np.sum((mem.Uc[i] - mem.Vc[j]) ** 2)
                  for i in range(3) for j in range(4) if i != ex1[r] and j != ex2[r]]

@@ -24,7 +24,7 @@ Backends are registered by name and imported on first use, so that importing
 
 import importlib
 
-from ._numpy import sq_from_cross, sqnorms
+from ._expand import sq_from_cross, sqnorms
 from ._rules import RULES, Rule, get_rule, register_rule
 
 __all__ = ["get", "register", "available", "names", "BACKEND_NAMES", "RULES", "Rule",

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._chunks import block_n_rows
-from ._numpy import sq_from_cross
+from ._expand import sq_from_cross
 
 __all__ = ["HostTimes", "soft_argmin", "zero_floor"]
 

@@ -41,6 +41,7 @@ The numba backend subclasses this one and replaces :meth:`_pool` only.
 import numpy as np
 from scipy.special import logsumexp
 
+from ._expand import sq_from_cross, sqnorms
 from ._rules import RULES, TINY, get_rule
 
 __all__ = ["NumpyBackend", "RULES", "zero_rel", "exclude_log_adjust", "near_threshold",
@@ -333,22 +334,3 @@ def near_terms(Q, qsum, X, U, rows=None):
     out = np.zeros((n, d))
     np.add.at(out, rr, diff)
     return out
-
-
-def sq_from_cross(G, xsq, usq):
-    """float64 ``d_i^2 = ||x||^2 + ||u_i||^2 - 2 x.u_i`` from the cross terms, clipped at 0.
-
-    The one place (on the host) where squared distances are expanded; the
-    engine's :func:`skexplain_ad._softmin.sq_distances`, the Times pair
-    distances and the gamma heuristics all call it.
-    """
-    usq = usq[None, :] if usq.ndim == 1 else usq  # (m,) or per row (n, m)
-    D2 = xsq[:, None] + usq - 2.0 * G
-    np.maximum(D2, 0.0, out=D2)
-    return D2
-
-
-def sqnorms(A):
-    """Row-wise squared norms ``sum_j A_ij^2`` (float64 accumulation)."""
-    return np.einsum("ij,ij->i", A, A, dtype=np.float64)
-

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .._chunks import block_n_rows
-from ._torch import TorchBackend, to_tensor
+from ._torch_device import to_tensor
 
 __all__ = ["TorchTimes"]
 
@@ -87,7 +87,7 @@ class TorchTimes:
         Xq = Xc.astype(model.dtype, copy=False)
         out = []
         for kern, prep in kerns:
-            if isinstance(kern, TorchBackend) and kern.device == self.device:
+            if hasattr(kern, "device_distances") and kern.device == self.device:
                 out.append(kern.device_distances(Xq, prep))
             else:
                 o, D = kern.softmin_distances(Xq, prep)

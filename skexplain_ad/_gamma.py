@@ -200,7 +200,7 @@ def _order_statistics(off, ranks, n_pos, pmin, pmax):
     lo_v, hi_v = pmin, np.nextafter(pmax, np.inf)
     below = 0  # positive values under lo_v
     cap = max(_LEAF, int(0.25 * _budget_bytes() / 8))
-    bins = 1 << 16
+    bins = 1 << 12
     while True:
         edges = np.linspace(lo_v, hi_v, bins + 1)
         cnt = np.zeros(bins, dtype=np.int64)
@@ -230,6 +230,9 @@ def _order_statistics(off, ranks, n_pos, pmin, pmax):
 
 def _median_of_positive(off, n_pos, pmin, pmax):
     """``np.median`` of the positive flat values, bit for bit."""
+    if off.stored:
+        v = off.values
+        return float(np.median(v[v > 0]))
     h = n_pos // 2
     if n_pos % 2:
         return float(np.mean(np.array(_order_statistics(off, [h], n_pos, pmin, pmax))))

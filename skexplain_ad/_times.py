@@ -174,6 +174,7 @@ class PairModel:
         self.G = g1 + g2
         self.c = g1 * g2 / self.G
         self.dtype = np.dtype(dtype)
+        self._kerns = None
         self.log_alpha = log_alpha
         self.pairs = pairs
         self.pair_sets = pair_sets
@@ -220,10 +221,13 @@ class PairModel:
         return self._U.shape[0], self._V.shape[0], self._U.shape[1]
 
     def member_kernels(self):
-        """``[(backend, prep), ...]`` of each member, for one call."""
-        return [(kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype))
-                for kern, T, lw, g in zip(self.kernels, (self.Uc, self.Vc),
-                                          (self.lw1, self.lw2), (self.g1, self.g2))]
+        """``[(backend, prep), ...]`` of each member, prepared once per model
+        (the members' templates centred and cast, on their devices)."""
+        if self._kerns is None:
+            self._kerns = [(kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype))
+                           for kern, T, lw, g in zip(self.kernels, (self.Uc, self.Vc),
+                                                     (self.lw1, self.lw2), (self.g1, self.g2))]
+        return self._kerns
 
     def distances(self, kerns, Xc):
         """``[(o1, D1), (o2, D2)]`` of centred host rows, float64 host arrays."""

@@ -242,13 +242,30 @@ class TimesEnsemble(BaseEnsembleDetector):
         self.log_alpha_, local = pair_statistics(model, self.k, self.l)
         if local is not None:
             self.pairs_, self.pair_sets_, self.pair_sq_dist_ = local
+        # the fitted pair model, built once per dtype on first use; never pickled
+        self._pair_models = {}
+
+    def _pair_model(self, dtype):
+        """The fitted :class:`~skexplain_ad._times.PairModel` in ``dtype``,
+        built once per fit (with its members' prepared kernels)."""
+        cache = self.__dict__.setdefault("_pair_models", {})
+        key = np.dtype(dtype).str
+        if key not in cache:
+            cache[key] = PairModel.of(self, dtype)
+        return cache[key]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_pair_models" in state:
+            state = {**state, "_pair_models": {}}
+        return state
 
     # ------------------------------------------------------------- scoring
     def _is_local(self):
         return self.k is not None
 
     def _outlier_score(self, X):
-        o = times_outlierness(PairModel.of(self, X.dtype), X, n_jobs=self.n_jobs)
+        o = times_outlierness(self._pair_model(X.dtype), X, n_jobs=self.n_jobs)
         return o.astype(X.dtype, copy=False)
 
     def _training_outlier_score(self, X, rows):
@@ -264,13 +281,13 @@ class TimesEnsemble(BaseEnsembleDetector):
         if self._is_local():
             local = (self.pairs_, self.pair_sets_, self.k, self.l)
         return times_training_score(
-            PairModel.of(self, np.float64), X, ex1, ex2, self.log_alpha_, local=local,
+            self._pair_model(np.float64), X, ex1, ex2, self.log_alpha_, local=local,
             member_scores=lambda: (training_outlier_score(e1, X, r1),
                                    training_outlier_score(e2, X, r2)),
         )
 
     def _explain(self, X):
-        _, R = times_relevance(PairModel.of(self, X.dtype), X, tol=self.tol, rule=self.rule,
+        _, R = times_relevance(self._pair_model(X.dtype), X, tol=self.tol, rule=self.rule,
                                n_jobs=self.n_jobs)
         return R.astype(X.dtype, copy=False)
 
@@ -285,4 +302,4 @@ class TimesEnsemble(BaseEnsembleDetector):
         o : ndarray of shape (n_samples,), float64
             Exact; see the class Notes.
         """
-        return times_subset_score(PairModel.of(self, np.float64), X, keep)
+        return times_subset_score(self._pair_model(np.float64), X, keep)

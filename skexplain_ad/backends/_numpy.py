@@ -16,9 +16,11 @@ division by zero occurs. Under "conservative" ``q_i = p_i o / d_i^2`` grows with
 query nears a template, and the GEMM form below would multiply the
 expansion's round-off (``eps (||x||^2 + ||u||^2)``) by it. So the entries
 with ``q_i > NEAR eps^-1/2 o / (||x||^2 + max ||u||^2)`` (templates within a
-small relative distance of the query, rare) are taken out of the GEMM and
-done directly: ``d_i^2`` from the differences, ``p_i = exp(lw_i - g d_i^2 + o)``,
-``R_j += p_i o (x_j - u_ij)^2 / d_i^2``; every entry left in the GEMM then
+small relative distance of the query; for float32 far from the data, the
+dominant ones) are taken out of the GEMM and done directly: the pooled share
+``p_i o`` (the very ``p_i`` the soft-min summed, so the terms add up to
+``o``), spread as ``R_j += p_i o (x_j - u_ij)^2 / d_i^2`` with ``d_i^2`` and
+the differences exact; every entry left in the GEMM then
 errs by at most ``~1e-4 sqrt(eps) o``. A template exactly on the query
 (``d_i = 0`` in the differences) has no limit: ``p_i o (x_j - u_ij)^2 / d_i^2``
 tends to ``p_i o v_j^2 / ||v||^2`` along a direction ``v``; its share
@@ -35,7 +37,9 @@ log-sum-exp, so nothing is subtracted from a total (no cancellation). The last l
 is ``Q`` times a weighted variance), which keeps round-off small and the sign
 right.
 
-The numba backend subclasses this one and replaces :meth:`_pool` only.
+The rules' arithmetic is :mod:`~skexplain_ad.backends._rules` (``weight``,
+``share``); the numba backend subclasses this one and replaces
+:meth:`_pool` only.
 """
 
 import numpy as np

@@ -13,6 +13,17 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._chunks import block_n_rows
+
+
+def _threads():
+    """Threads for independent work: the CPU count, capped by ``OMP_NUM_THREADS``."""
+    import os
+
+    from joblib import cpu_count
+
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    n = cpu_count()
+    return max(1, min(n, int(cap))) if cap.isdigit() else n
 from ._expand import sq_from_cross
 
 __all__ = ["HostTimes", "soft_argmin", "zero_floor"]
@@ -214,14 +225,41 @@ class HostTimes:
         # features as rows: a step's newly dropped features are a row gather
         UT, VT = np.ascontiguousarray(model.Uc.T), np.ascontiguousarray(model.Vc.T)
         lz = np.empty(a1.shape[0])
-        drop = np.empty((UT.shape[1], VT.shape[1]))
-        for a, b in runs:
+        m, n = UT.shape[1], VT.shape[1]
+
+        def run(bounds, drop):
+            a, b = bounds
             dropped = np.zeros(keep.shape[1], dtype=bool)
             drop[:] = 0.0
             for r in range(a, b):
                 F = np.flatnonzero(~keep[r] & ~dropped)
                 dropped[F] = True
                 lz[r] = self.kx.pair_subset_step(a1[r], a2[r], drop, model.c, UT[F].T, VT[F].T)
+
+        # A step's GEMM has only the newly dropped features as its inner
+        # dimension: many small GEMMs, which a multi-threaded BLAS runs
+        # slowly (each one wakes every thread; 12x slower on a loaded
+        # machine). So BLAS runs on one thread and the runs (one per
+        # sample, independent) are spread over threads instead; a run's
+        # results do not depend on the thread it ran on.
+        from threadpoolctl import threadpool_limits
+
+        k = max(1, min(len(runs), _threads()))
+        with threadpool_limits(limits=1, user_api="blas"):
+            if k == 1:
+                drop = np.empty((m, n))
+                for bounds in runs:
+                    run(bounds, drop)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                def worker(part):
+                    drop = np.empty((m, n))
+                    for bounds in part:
+                        run(bounds, drop)
+
+                with ThreadPoolExecutor(max_workers=k) as pool:
+                    list(pool.map(worker, [runs[i::k] for i in range(k)]))
         return lz
 
     def local_subset(self, model, a1, a2, keep):

@@ -76,16 +76,16 @@ class _OffDiagonal:
     """The off-diagonal squared distances of ``X``, ``D[isfinite(D)]`` with
     the diagonal set to inf (row-major), without the n x n matrix.
 
-    Kept as one flat array when it fits half of ``working_memory``
-    (``stored``); otherwise every sweep recomputes the row blocks (one GEMM
-    per sweep), so that memory stays within ``working_memory`` plus the
-    O(n k) nearest-neighbour distances.
+    Its row blocks are kept when they fit ``working_memory`` (``stored``);
+    otherwise every sweep recomputes them (one GEMM per sweep), so that
+    memory stays within ``working_memory`` plus one block's temporaries and
+    the O(n k) nearest-neighbour distances.
     """
 
     def __init__(self, X):
         self.X = X
         n = X.shape[0]
-        self.stored = 8 * n * n <= 0.5 * _budget_bytes()
+        self.stored = 8 * n * n <= _budget_bytes()
 
     def _computed(self):
         for rows, D in _row_blocks(self.X, self.X):
@@ -95,15 +95,15 @@ class _OffDiagonal:
     def first_sweep(self, k):
         """k-NN distances (n*k,) and the flat values' count, min, and the
         count, min and max of the positive ones; stores the values if they fit."""
-        near, pieces = [], []
+        near, blocks = [], []
         N = n_pos = 0
         vmin = pmin = np.inf
         pmax = -np.inf
         for D in self._computed():
             near.append(np.partition(D, k - 1, axis=1)[:, :k])
-            v = D[np.isfinite(D)]
             if self.stored:
-                pieces.append(v)
+                blocks.append(D)
+            v = D[np.isfinite(D)]
             N += v.size
             if v.size:
                 vmin = min(vmin, v.min())
@@ -111,19 +111,19 @@ class _OffDiagonal:
             n_pos += pos.size
             if pos.size:
                 pmin, pmax = min(pmin, pos.min()), max(pmax, pos.max())
-        if self.stored:
-            self.values = np.concatenate(pieces) if pieces else np.empty(0)
+        self.blocks = blocks if self.stored else None
         self.N, self.vmin = N, vmin
         return np.concatenate(near).ravel(), n_pos, pmin, pmax
 
     def sweep(self):
         """The flat values, in order, in pieces."""
-        if self.stored:
-            for s in range(0, self.N, _LEAF):
-                yield self.values[s : s + _LEAF]
-        else:
-            for D in self._computed():
-                yield D[np.isfinite(D)]
+        for D in self.blocks if self.stored else self._computed():
+            # a row block at a time: the flat copy of a kept block never
+            # outlives it
+            rows = max(1, _LEAF // max(D.shape[1], 1))
+            for s in range(0, D.shape[0], rows):
+                part = D[s : s + rows]
+                yield part[np.isfinite(part)]
 
 
 class _Stream:
@@ -230,8 +230,8 @@ def _order_statistics(off, ranks, n_pos, pmin, pmax):
 
 def _median_of_positive(off, n_pos, pmin, pmax):
     """``np.median`` of the positive flat values, bit for bit."""
-    if off.stored:
-        v = off.values
+    if off.stored and 8 * n_pos <= 0.25 * _budget_bytes():
+        v = np.concatenate(list(off.sweep()))
         return float(np.median(v[v > 0]))
     h = n_pos // 2
     if n_pos % 2:
@@ -415,7 +415,7 @@ def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
     # sweep when the distances are not kept): the bracket's next candidates,
     # then the bisection's next levels.
     ahead = 1 if cheap else 6
-    depth = 1 if cheap else 4
+    depth = 1 if cheap else 3
     t0 = -np.log(median_off)
     step = np.log(10.0)
 

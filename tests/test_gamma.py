@@ -107,6 +107,17 @@ def test_likelihood_is_bit_for_bit_the_one_matrix_search(working_memory, m, d, s
     assert got == likelihood_one_matrix(X, random_state=seed)
 
 
+@pytest.mark.parametrize("working_memory", [0.1, 0.05])
+def test_kept_and_recomputed_distances_with_histogram_median(working_memory, leaf):
+    # m = 100 at 0.1 MiB: the distances are kept, their median found by
+    # histogram sweeps; at 0.05 MiB they are recomputed per sweep
+    X = _data(100, 4, 3)
+    with config_context(working_memory=working_memory):
+        assert _gamma._OffDiagonal(X).stored == (working_memory == 0.1)
+        got = knn_mass_gamma(X, n_neighbors=5, mass=0.7)
+    assert got == knn_mass_one_matrix(X, n_neighbors=5, mass=0.7)
+
+
 def test_median_of_many_equal_distances(leaf):
     # a lattice: most pairwise distances repeat, so the histogram sweeps
     # must stop on a range of one value

@@ -119,17 +119,23 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, code, zrel,
             inv_s = 1.0 / s
             Gr = G[r]
             qs = 0.0
-            thr = nearfac * oo / max(qeps * (xr2 + usqmax), _TINY)
-            cnt = 0
-            for i in range(m):
-                p = eb[i] * inv_s
-                q = p * _WEIGHT(code, oo, gamma, d2b[i], zrel * (xr2 + usq[i]))
-                near = q > thr
-                Gr[i] = -p * _SHARE(code, oo, gamma * d2b[i]) if near else q
-                qs += 0.0 if near else q
-                cnt += near
-            if nnear.shape[0] == n:
-                nnear[r] = cnt
+            if nearfac == np.inf:  # a rule that is not singular: no near terms
+                for i in range(m):
+                    q = eb[i] * inv_s * _WEIGHT(code, oo, gamma, d2b[i], 0.0)
+                    Gr[i] = q
+                    qs += q
+            else:
+                thr = nearfac * oo / max(qeps * (xr2 + usqmax), _TINY)
+                cnt = 0
+                for i in range(m):
+                    p = eb[i] * inv_s
+                    q = p * _WEIGHT(code, oo, gamma, d2b[i], zrel * (xr2 + usq[i]))
+                    near = q > thr
+                    Gr[i] = -p * _SHARE(code, oo, gamma * d2b[i]) if near else q
+                    qs += 0.0 if near else q
+                    cnt += near
+                if nnear.shape[0] == n:
+                    nnear[r] = cnt
             qsum[r] = qs
 
 

@@ -3,7 +3,7 @@
 ``KDEDetector(gamma="knn_mass")`` ([T] eq. 3.1) and ``gamma="likelihood"``
 ([P] Sec. 3) need the n x n (held-out x training) squared distances. They
 go in row blocks within scikit-learn's ``working_memory`` (1 GiB by
-default): kept whole only if they fit half of it, else recomputed by every
+default): kept whole only if they fit it, else recomputed by every
 sweep, several bisection points per sweep. Each case runs in a fresh
 process and prints the heuristic's time, its ratio to one GEMM ``X @ X.T``
 of the same data (timed in that process), and the process's peak RSS beside

@@ -245,7 +245,7 @@ def _knn_mass_terms(X_in, X, k):
     off-diagonal distance (bracket start), and whether a sweep is cheap.
 
     Local input: row blocks of the n x n distances, never the whole matrix
-    unless it fits half of ``working_memory`` (:class:`_OffDiagonal`); the
+    unless it fits ``working_memory`` (:class:`_OffDiagonal`); the
     values are bit for bit those of the one-matrix computation. With dask
     input the distances stay on the workers as row blocks and each
     evaluation is one blockwise reduction; the median is then the median of
@@ -346,7 +346,7 @@ def knn_mass_gamma(X, *, n_neighbors=0.1, mass=0.9, tol=1e-6):
     :math:`k/(n-1)` at :math:`\gamma \to 0` towards 1 as
     :math:`\gamma \to \infty`). Sums are log-sum-exps, so no ``gamma``
     overflows. The n x n distances go in row blocks: memory stays within
-    ``working_memory`` (kept whole only if they fit half of it) plus the
+    ``working_memory`` (kept whole only if they fit it) plus the
     O(n k) nearest-neighbour distances; when not kept, each sweep of the
     bisection (several of its points at once) recomputes them, one GEMM.
 

@@ -71,10 +71,12 @@ and an OC-SVM's dual coefficients are not recomputed without the point.
 import numpy as np
 from scipy.special import logsumexp
 
-from ._softmin import softmin_outlierness, softmin_params
-from .base import chunk_n_rows
+from ._chunks import chunk_n_rows
+from ._softmin import own_template_exclude, softmin_outlierness, softmin_params
+from ._times import member_outlier_score
 
-__all__ = ["training_outlier_score", "member_rows"]
+__all__ = ["training_outlier_score", "member_rows", "softmin_exclude", "bagged_training_score",
+           "times_log_alpha_without", "times_training_score"]
 
 #: below this share of alpha left, ``alpha - row - column + crossing`` is
 #: recomputed pair by pair (its relative round-off would exceed ~1e-10)
@@ -120,9 +122,7 @@ def training_outlier_score(est, X, rows=None):
         )
     if hasattr(est, "_outlier_score"):
         return np.asarray(est._outlier_score(X))
-    if hasattr(est, "outlier_score"):
-        return np.asarray(est.outlier_score(X))
-    return -np.asarray(est.score_samples(X))
+    return member_outlier_score(est, X)
 
 
 def softmin_exclude(est, rows):
@@ -136,11 +136,7 @@ def softmin_exclude(est, rows):
     params = softmin_params(est)
     if find is None or params is None:
         return None
-    ex = np.asarray(find(rows), dtype=np.int64)
-    lw = params[1]
-    sel = ex >= 0
-    ex[sel] = np.where(lw[ex[sel]] >= 0.0, -1, ex[sel])
-    return ex
+    return own_template_exclude(find(rows), params[1])
 
 
 def member_rows(ens, rows):
@@ -179,13 +175,13 @@ def _lse_without_each(v):
     return np.logaddexp(pre, suf)
 
 
-def times_log_alpha_without(ens, mem, ex1, ex2):
+def times_log_alpha_without(log_alpha, mem, ex1, ex2):
     r"""Per row, :math:`\log\alpha^-` of the pairs without ``i0 = ex1`` and
     ``j0 = ex2`` (-1: none), members' weights renormalised (module docstring).
 
-    Rows that exclude nothing get ``ens.log_alpha_`` itself.
+    Rows that exclude nothing get ``log_alpha`` (the fit's) itself.
     """
-    out = np.full(ex1.shape[0], float(ens.log_alpha_))
+    out = np.full(ex1.shape[0], float(log_alpha))
     if not (np.any(ex1 >= 0) or np.any(ex2 >= 0)):
         return out
     m, n = mem.Uc.shape[0], mem.Vc.shape[0]
@@ -254,30 +250,40 @@ def _next_neighbours(mem, k, l):
     return out
 
 
-def times_training_score(ens, X, rows):
-    """Out-of-sample training outlierness of a TimesEnsemble (module docstring)."""
-    from ._times import PairModel
+def times_training_score(mem, X, ex1, ex2, log_alpha, *, member_scores=None, local=None):
+    """Out-of-sample training outlierness of a Times model (module docstring).
 
+    Parameters
+    ----------
+    mem : PairModel
+        The fitted pair model (:class:`skexplain_ad._times.PairModel`).
+    X : ndarray of shape (n, d)
+    ex1, ex2 : ndarray of int of shape (n,)
+        Per row, its own template in each member, or -1.
+    log_alpha : float
+        The fitted model's ``log alpha``.
+    member_scores : callable or None
+        Global model: returns the members' held-out scores ``(o1, o2)``.
+    local : tuple or None
+        Local model: ``(pairs, pair_sets, k, l)``.
+
+    Returns
+    -------
+    o : ndarray of shape (n,), the dtype of ``X``
+    """
     X = np.asarray(X)
-    r1, r2 = member_rows(ens, rows)
-    e1, e2 = ens.estimators_
-    ex1 = softmin_exclude(e1, r1)
-    ex2 = softmin_exclude(e2, r2)
     nrow = X.shape[0]
-    ex1 = np.full(nrow, -1, np.int64) if ex1 is None else ex1
-    ex2 = np.full(nrow, -1, np.int64) if ex2 is None else ex2
-    mem = PairModel.of(ens, np.float64)
-    log_alpha = times_log_alpha_without(ens, mem, ex1, ex2)
-    if not ens._is_local():
-        o1 = np.asarray(training_outlier_score(e1, X, r1), dtype=np.float64)
-        o2 = np.asarray(training_outlier_score(e2, X, r2), dtype=np.float64)
+    log_alpha = times_log_alpha_without(log_alpha, mem, ex1, ex2)
+    if local is None:
+        o1, o2 = (np.asarray(o, dtype=np.float64) for o in member_scores())
         return np.maximum(o1 + o2 + log_alpha, 0.0).astype(X.dtype, copy=False)
+    pairs, pair_sets, k, l = local  # noqa: E741 - the thesis' name
     kerns = mem.member_kernels()
-    pi, pj = ens.pairs_[:, 0], ens.pairs_[:, 1]
-    in1, in2 = ens.pair_sets_[:, 0], ens.pair_sets_[:, 1]
+    pi, pj = pairs[:, 0], pairs[:, 1]
+    in1, in2 = pair_sets[:, 0], pair_sets[:, 1]
     # a dropped j0 was one of the k nearest of some u_i: in the refit its
     # (k+1)-th nearest takes the place (likewise i0 in N_2)
-    nxt1, nxt2 = _next_neighbours(mem, ens.k, ens.l)
+    nxt1, nxt2 = _next_neighbours(mem, k, l)
     rep1 = in1 & (nxt1[pi] >= 0)  # N_1 pairs (i, j) whose j could be replaced
     rep2 = in2 & (nxt2[pj] >= 0)
     out = np.empty(nrow)

@@ -53,8 +53,11 @@ ensembles, metrics and model selection call rather than re-derive them:
   for one feature set per row, or for every removal step of a row at once;
 - :func:`kde_log_likelihood`: the normalised Gaussian KDE's log-density.
 
-The per-chunk arithmetic lives in :mod:`skexplain_ad.backends`; this module
-holds the drivers (validation, chunking) and :class:`BaseSoftminDetector`.
+The per-chunk arithmetic lives in :mod:`skexplain_ad.backends` (the rules
+themselves in ``backends/_rules.py``); this module holds the drivers
+(validation, chunking) and imports nothing above the backends: the estimator
+class that calls it, :class:`skexplain_ad.base.BaseSoftminDetector`, lives
+in the estimator layer.
 """
 
 import numpy as np
@@ -62,8 +65,8 @@ from joblib import effective_n_jobs
 from scipy.special import logsumexp
 
 from . import backends
-from .backends._numpy import RULES, sq_from_cross
-from .base import BaseDetector, chunk_n_rows, map_row_chunks
+from ._chunks import chunk_n_rows, map_row_chunks
+from .backends import get_rule, sq_from_cross, sqnorms
 
 __all__ = [
     "softmin_outlierness",
@@ -72,7 +75,10 @@ __all__ = [
     "sq_distances",
     "kde_log_likelihood",
     "nested_runs",
-    "BaseSoftminDetector",
+    "softmin_params",
+    "normalize_log_weights",
+    "own_template_exclude",
+    "SOFTMIN_ATTRS",
 ]
 
 
@@ -107,9 +113,8 @@ def _prepared(kernels, templates, log_weights, gamma, dtype, cache):
 
 
 def check_rule(rule):
-    """``rule`` checked: one of :data:`RULES`."""
-    if rule not in RULES:
-        raise ValueError(f"rule={rule!r} is not a propagation rule; expected one of {list(RULES)}.")
+    """``rule`` checked: a name in :data:`skexplain_ad.backends.RULES`."""
+    get_rule(rule)
     return rule
 
 
@@ -169,7 +174,8 @@ def _run(X, templates, log_weights, gamma, *, relevance, backend, device, n_jobs
 
 
 def softmin_outlierness(
-    X, templates, log_weights, gamma, *, exclude=None, backend="auto", device=None, n_jobs=None
+    X, templates, log_weights, gamma, *, exclude=None, backend="auto", device=None, n_jobs=None,
+    cache=None,
 ):
     r"""Outlierness :math:`o(x) = -\log\sum_i \exp(\ell_i - g\|x-u_i\|^2)`.
 
@@ -201,6 +207,9 @@ def softmin_outlierness(
         Torch device (torch backend only).
     n_jobs : int or None, default=None
         Row chunks processed in parallel threads.
+    cache : dict or None, default=None
+        Keeps the backend's preparation of this model between calls (a
+        fitted detector passes its own; see ``_prepared``).
 
     Returns
     -------
@@ -219,13 +228,13 @@ def softmin_outlierness(
     """
     return _run(
         X, templates, log_weights, gamma, relevance=False,
-        backend=backend, device=device, n_jobs=n_jobs, exclude=exclude,
+        backend=backend, device=device, n_jobs=n_jobs, exclude=exclude, cache=cache,
     )
 
 
 def softmin_relevance(
     X, templates, log_weights, gamma, *, rule="oc-dtd", backend="auto", device=None,
-    n_jobs=None,
+    n_jobs=None, cache=None,
 ):
     r"""Outlierness and its relevance on each feature, by either rule.
 
@@ -239,7 +248,7 @@ def softmin_relevance(
 
     Parameters
     ----------
-    X, templates, log_weights, gamma, backend, device, n_jobs
+    X, templates, log_weights, gamma, backend, device, n_jobs, cache
         As in :func:`softmin_outlierness`.
     rule : {"oc-dtd", "conservative"}, default="oc-dtd"
         The propagation rule (module docstring).
@@ -262,7 +271,7 @@ def softmin_relevance(
     """
     return _run(
         X, templates, log_weights, gamma, relevance=True,
-        backend=backend, device=device, n_jobs=n_jobs, rule=rule,
+        backend=backend, device=device, n_jobs=n_jobs, rule=rule, cache=cache,
     )
 
 
@@ -300,15 +309,11 @@ def sq_distances(X, U, keep=None, *, center=None):
     Uc = U - c
     Xc = np.asarray(X, dtype=np.float64) - c
     if keep is None:
-        return sq_from_cross(Xc @ Uc.T, _sqnorms(Xc), _sqnorms(Uc))
+        return sq_from_cross(Xc @ Uc.T, sqnorms(Xc), sqnorms(Uc))
     K = np.asarray(keep, dtype=np.float64)
     Xc *= K
     # the templates' norms over each row's kept features: (n, m), not (m,)
-    return sq_from_cross(Xc @ Uc.T, _sqnorms(Xc), K @ (Uc * Uc).T)
-
-
-def _sqnorms(A):
-    return np.einsum("ij,ij->i", A, A)
+    return sq_from_cross(Xc @ Uc.T, sqnorms(Xc), K @ (Uc * Uc).T)
 
 
 def softmin_subset_score(X, keep, templates, log_weights, gamma):
@@ -448,48 +453,14 @@ def normalize_log_weights(weights=None, log_weights=None):
     return lw - logsumexp(lw)
 
 
-class BaseSoftminDetector(BaseDetector):
-    """Base of the detectors that are soft-min models (module docstring).
+def own_template_exclude(own, log_weights):
+    """``exclude`` for held-out training scores from each row's own template.
 
-    A subclass implements ``_fit_softmin(X)`` returning ``(templates,
-    log_weights, gamma)``; scoring and explaining are shared.
+    ``own`` (int, -1 for none) per training row; a template that carries
+    all the weight is never excluded (nothing would be left).
     """
+    ex = np.asarray(own, dtype=np.int64).copy()
+    sel = ex >= 0
+    ex[sel] = np.where(np.asarray(log_weights)[ex[sel]] >= 0.0, -1, ex[sel])
+    return ex
 
-    def _fit(self, X):
-        templates, log_weights, gamma = self._fit_softmin(X)
-        self.templates_ = templates
-        self.log_weights_ = normalize_log_weights(log_weights=log_weights)
-        self.gamma_ = float(gamma)
-        # the backend's preparation of the fitted model, filled on first use
-        # (see _prepared); never pickled
-        self._prep_cache = {}
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        if "_prep_cache" in state:
-            state = {**state, "_prep_cache": {}}
-        return state
-
-    def _softmin_kwargs(self):
-        return {
-            "backend": self.backend,
-            "device": getattr(self, "device", None),
-            "n_jobs": self.n_jobs,
-            "cache": getattr(self, "_prep_cache", None),
-        }
-
-    def _outlier_score(self, X):
-        return _run(
-            X, self.templates_, self.log_weights_, self.gamma_, relevance=False,
-            **self._softmin_kwargs(),
-        )
-
-    def _explain(self, X):
-        return _run(
-            X, self.templates_, self.log_weights_, self.gamma_, relevance=True,
-            rule=getattr(self, "rule", "oc-dtd"), **self._softmin_kwargs(),
-        )[1]
-
-    def _outlier_score_subset(self, X, keep):
-        """[T] eq. 1.16 on validated ``X`` (see ``outlier_score_subset``)."""
-        return softmin_subset_score(X, keep, self.templates_, self.log_weights_, self.gamma_)

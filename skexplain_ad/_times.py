@@ -112,21 +112,27 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import backends
+from ._chunks import block_n_rows, chunk_n_rows, map_row_chunks
 from ._softmin import nested_runs, softmin_params, sq_distances
-from .backends._numpy import sq_from_cross
-from .base import block_n_rows, chunk_n_rows, map_row_chunks, member_outlier_score
+from .backends import get_rule, sq_from_cross, sqnorms
+
+
+def member_outlier_score(est, X):
+    """Outlierness of a fitted detector (an ensemble's member):
+    ``outlier_score``, else ``-score_samples``."""
+    if hasattr(est, "outlier_score"):
+        return np.asarray(est.outlier_score(X))
+    return -np.asarray(est.score_samples(X))
+
 
 __all__ = [
+    "member_outlier_score",
     "PairModel",
     "pair_statistics",
     "times_outlierness",
     "times_relevance",
     "times_subset_score",
 ]
-
-
-def _sqnorms(A):
-    return np.einsum("ij,ij->i", A, A)
 
 
 class PairModel:
@@ -168,6 +174,7 @@ class PairModel:
         self.G = g1 + g2
         self.c = g1 * g2 / self.G
         self.dtype = np.dtype(dtype)
+        self._kerns = None
         self.log_alpha = log_alpha
         self.pairs = pairs
         self.pair_sets = pair_sets
@@ -192,11 +199,11 @@ class PairModel:
 
     @cached_property
     def usq(self):
-        return _sqnorms(self.Uc)
+        return sqnorms(self.Uc)
 
     @cached_property
     def vsq(self):
-        return _sqnorms(self.Vc)
+        return sqnorms(self.Vc)
 
     @classmethod
     def of(cls, ens, dtype):
@@ -214,10 +221,13 @@ class PairModel:
         return self._U.shape[0], self._V.shape[0], self._U.shape[1]
 
     def member_kernels(self):
-        """``[(backend, prep), ...]`` of each member, for one call."""
-        return [(kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype))
-                for kern, T, lw, g in zip(self.kernels, (self.Uc, self.Vc),
-                                          (self.lw1, self.lw2), (self.g1, self.g2))]
+        """``[(backend, prep), ...]`` of each member, prepared once per model
+        (the members' templates centred and cast, on their devices)."""
+        if self._kerns is None:
+            self._kerns = [(kern, kern.prepare(T, lw, g, T.mean(axis=0), self.dtype))
+                           for kern, T, lw, g in zip(self.kernels, (self.Uc, self.Vc),
+                                                     (self.lw1, self.lw2), (self.g1, self.g2))]
+        return self._kerns
 
     def distances(self, kerns, Xc):
         """``[(o1, D1), (o2, D2)]`` of centred host rows, float64 host arrays."""
@@ -289,7 +299,7 @@ def pair_statistics(model, k=None, l=None):  # noqa: E741 - the thesis' name
     pairs2 = np.column_stack([np.concatenate(lnn).ravel(), np.repeat(np.arange(n), l)])
     pairs, sets = _union_pairs(pairs1, pairs2, n)
     diff = model.Uc[pairs[:, 0]] - model.Vc[pairs[:, 1]]
-    return log_alpha, (pairs.astype(np.intp), sets, _sqnorms(diff))
+    return log_alpha, (pairs.astype(np.intp), sets, sqnorms(diff))
 
 
 def _union_pairs(pairs1, pairs2, n):
@@ -341,9 +351,9 @@ def times_relevance(model, X, tol=1e-9, rule="oc-dtd", n_jobs=None):
         (module docstring).
     """
     pool = model.backend.times_pairs()
-    cons = rule == "conservative"
+    rule = get_rule(rule)
     func = pool.local_relevance if model.local else pool.global_relevance
-    return _chunked(model, X, lambda Xc, kerns: func(Xc, model, kerns, tol, cons),
+    return _chunked(model, X, lambda Xc, kerns: func(Xc, model, kerns, tol, rule),
                     relevance=True, n_jobs=n_jobs)
 
 

@@ -28,127 +28,29 @@ import copy
 from numbers import Real
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
-from sklearn import get_config
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
-from sklearn.utils import gen_even_slices
-from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._chunks import BLOCK_MIB, block_n_rows, chunk_n_rows, map_row_chunks  # noqa: F401
 from ._dask import is_dask_array, map_row_blocks
 from ._extreme import check_query_range, fit_scale, fitting_frame
 from ._output import check_output_option, wrap_relevance
+from ._softmin import (
+    normalize_log_weights,
+    own_template_exclude,
+    softmin_outlierness,
+    softmin_params,
+    softmin_relevance,
+    softmin_subset_score,
+)
+from ._times import member_outlier_score  # noqa: F401 - the ensembles' import
 
-__all__ = ["BaseDetector"]
+__all__ = ["BaseDetector", "BaseSoftminDetector", "member_outlier_score", "subset_scorer",
+           "supports_subset"]
 
 FLOAT_DTYPES = (np.float64, np.float32)
-
-
-def chunk_n_rows(row_bytes, n_rows, working_memory=None):
-    """Rows per chunk so that one chunk's temporaries fit ``working_memory``.
-
-    Parameters
-    ----------
-    row_bytes : int
-        Bytes of temporaries per query row.
-    n_rows : int
-        Total number of rows (the result never exceeds it).
-    working_memory : float or None
-        MiB; ``sklearn.get_config()["working_memory"]`` when None.
-
-    Returns
-    -------
-    n : int
-        At least 1.
-    """
-    # sklearn's policy (it warns and returns 1 when one row exceeds the budget)
-    return max(1, get_chunk_n_rows(max(int(row_bytes), 1), max_n_rows=max(int(n_rows), 1),
-                                   working_memory=working_memory))
-
-
-def member_outlier_score(est, X):
-    """Outlierness of a fitted detector (an ensemble's member): ``outlier_score`` or ``-score_samples``."""
-    if hasattr(est, "outlier_score"):
-        return np.asarray(est.outlier_score(X))
-    return -np.asarray(est.score_samples(X))
-
-
-#: MiB: the most one inner block of a chunk holds (the blocks of template
-#: pairs inside a row chunk of the Times ensemble): a size for the caches and
-#: the GEMMs; scikit-learn's ``working_memory`` sizes the row chunks
-BLOCK_MIB = 32
-
-
-def block_n_rows(row_bytes, n_rows):
-    """Rows of an inner block: :func:`chunk_n_rows` within
-    ``min(working_memory, BLOCK_MIB)``.
-
-    Parameters
-    ----------
-    row_bytes : int
-        Bytes of temporaries per row of the block.
-    n_rows : int
-        Total number of rows.
-
-    Returns
-    -------
-    n : int
-        At least 1.
-    """
-    return chunk_n_rows(row_bytes, n_rows, min(get_config()["working_memory"], BLOCK_MIB))
-
-
-def map_row_chunks(func, X, *, row_bytes, out_shapes, n_jobs=None, row_args=()):
-    """Apply ``func`` to row chunks of ``X`` and gather the results.
-
-    Parameters
-    ----------
-    func : callable
-        ``func(X_chunk, *row_args_chunk)`` returning an array or a tuple of
-        arrays whose first axis is the chunk's rows.
-    X : ndarray of shape (n, d)
-    row_bytes : int
-        Bytes of temporaries per row, to size chunks (:func:`chunk_n_rows`).
-    out_shapes : list of (tuple, dtype)
-        Trailing shape and dtype of each output, e.g. ``[((), float64)]``.
-    n_jobs : int or None
-        Chunks run in joblib threads (the kernels release the GIL).
-    row_args : tuple of ndarray, default=()
-        Arrays with one entry per row of ``X``, sliced alongside it.
-
-    Returns
-    -------
-    out : ndarray or tuple of ndarray
-    """
-    n = X.shape[0]
-    outs = [np.empty((n, *shape), dtype=dtype) for shape, dtype in out_shapes]
-    step = chunk_n_rows(row_bytes, n)
-    n_jobs = effective_n_jobs(n_jobs)
-    if n_jobs > 1 and n > step:
-        # at least one chunk per thread, none larger than working_memory
-        n_chunks = max(-(-n // step), n_jobs)
-        slices = list(gen_even_slices(n, n_chunks))
-    else:
-        slices = [slice(i, min(i + step, n)) for i in range(0, n, step)]
-
-    def run(sl):
-        res = func(X[sl], *(a[sl] for a in row_args))
-        res = res if isinstance(res, tuple) else (res,)
-        for out, r in zip(outs, res):
-            out[sl] = r
-
-    if n_jobs > 1 and len(slices) > 1:
-        from threadpoolctl import threadpool_limits
-
-        # one BLAS thread per joblib thread: no oversubscription
-        with threadpool_limits(limits=1, user_api="blas"):
-            Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
-    else:
-        for s in slices:
-            run(s)
-    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 class BaseDetector(OutlierMixin, BaseEstimator):
@@ -205,16 +107,37 @@ class BaseDetector(OutlierMixin, BaseEstimator):
         if self.contamination == "auto":
             self.offset_ = float(self._auto_offset())
         else:
-            # out of sample: each training point scored without its own
-            # template(s) (skexplain_ad._calibration)
-            from ._calibration import training_outlier_score
-
-            scores = -np.asarray(training_outlier_score(self, X), dtype=np.float64)
+            # out of sample: each training point scored as if held out, by
+            # the family's own hook (skexplain_ad._calibration)
+            scores = -np.asarray(self._training_outlier_score(X, np.arange(X.shape[0])),
+                                 dtype=np.float64)
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
 
     def _auto_offset(self):  # pragma: no cover - overridden where supported
         raise NotImplementedError
+
+    def _training_outlier_score(self, X, rows):
+        """Outlierness of training rows, each scored as if held out.
+
+        The hook behind ``offset_``; each family overrides it (soft-min
+        detectors leave a row's own template out, the ensembles pool their
+        members' held-out scores; :mod:`skexplain_ad._calibration`). The
+        default scores in sample (a model that does not memorise its rows).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Validated rows.
+        rows : ndarray of int of shape (n_samples,)
+            Per row, its index in this detector's training set, or -1 where
+            it did not see the row.
+
+        Returns
+        -------
+        o : ndarray of shape (n_samples,)
+        """
+        return self._outlier_score(X)
 
     # ----------------------------------------------------------- validation
     def _validate_X(self, X):
@@ -391,3 +314,103 @@ def check_keep(X, keep):
             f"dtype {keep.dtype} and shape {keep.shape}."
         )
     return keep
+
+
+class BaseSoftminDetector(BaseDetector):
+    """Base of the detectors that are soft-min models (:mod:`skexplain_ad._softmin`).
+
+    A subclass implements ``_fit_softmin(X)`` returning ``(templates,
+    log_weights, gamma)`` and ``_training_templates(rows)`` (each training
+    row's own template, or -1); scoring, explaining and the held-out
+    training score are shared.
+    """
+
+    def _fit(self, X):
+        templates, log_weights, gamma = self._fit_softmin(X)
+        self.templates_ = templates
+        self.log_weights_ = normalize_log_weights(log_weights=log_weights)
+        self.gamma_ = float(gamma)
+        # the backend's preparation of the fitted model, filled on first use
+        # (see _prepared); never pickled
+        self._prep_cache = {}
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_prep_cache" in state:
+            state = {**state, "_prep_cache": {}}
+        return state
+
+    def _softmin_kwargs(self):
+        return {
+            "backend": self.backend,
+            "device": getattr(self, "device", None),
+            "n_jobs": self.n_jobs,
+            "cache": getattr(self, "_prep_cache", None),
+        }
+
+    def _outlier_score(self, X):
+        return softmin_outlierness(
+            X, self.templates_, self.log_weights_, self.gamma_, **self._softmin_kwargs(),
+        )
+
+    def _explain(self, X):
+        return softmin_relevance(
+            X, self.templates_, self.log_weights_, self.gamma_,
+            rule=getattr(self, "rule", "oc-dtd"), **self._softmin_kwargs(),
+        )[1]
+
+    def _training_outlier_score(self, X, rows):
+        """Each training row scored without its own template, the other
+        weights renormalised ([T] eq. 1.3; :mod:`skexplain_ad._calibration`)."""
+        exclude = own_template_exclude(self._training_templates(rows), self.log_weights_)
+        if not np.any(exclude >= 0):
+            return self._outlier_score(X)
+        kw = self._softmin_kwargs()
+        kw.pop("cache")
+        return softmin_outlierness(
+            X, self.templates_, self.log_weights_, self.gamma_, exclude=exclude, **kw,
+        )
+
+    def _outlier_score_subset(self, X, keep):
+        """[T] eq. 1.16 on validated ``X`` (see ``outlier_score_subset``)."""
+        return softmin_subset_score(X, keep, self.templates_, self.log_weights_, self.gamma_)
+
+
+def subset_scorer(est, validated=False):
+    """The function ``f(X, keep)`` giving [T] eq. 1.16 for ``est``, or None.
+
+    The one capability probe of exact pixel flipping (the metrics, the
+    ensembles' members and the audit ask it): the detector's own
+    ``outlier_score_subset`` (``validated=True``: its private twin on
+    already validated rows, where it has one), else, for any object with
+    soft-min parameters (:data:`skexplain_ad._softmin.SOFTMIN_ATTRS`), the
+    engine's :func:`~skexplain_ad._softmin.softmin_subset_score`.
+
+    Parameters
+    ----------
+    est : fitted detector
+    validated : bool, default=False
+        Whether the caller passes rows ``est`` has validated already.
+
+    Returns
+    -------
+    score : callable or None
+    """
+    names = ("_outlier_score_subset", "outlier_score_subset")
+    for name in names if validated else names[::-1]:
+        if hasattr(est, name):
+            return getattr(est, name)
+    params = softmin_params(est)
+    if params is None:
+        return None
+    return lambda X, keep: softmin_subset_score(X, keep, *params)
+
+
+def supports_subset(est):
+    """Whether :func:`subset_scorer` finds a scorer for ``est``."""
+    return (
+        isinstance(est, BaseSoftminDetector)
+        or hasattr(est, "_outlier_score_subset")
+        or hasattr(est, "outlier_score_subset")
+        or softmin_params(est) is not None
+    )

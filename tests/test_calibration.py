@@ -18,7 +18,7 @@ from skexplain_ad._calibration import times_log_alpha_without, training_outlier_
 from skexplain_ad._times import PairModel
 from skexplain_ad.ensemble._base import split_indices
 
-from _refs import DistanceToMean, own_template
+from _refs import DistanceToMean, own_template, softmin_slow
 
 
 # ------------------------------------------------------------ references
@@ -29,29 +29,16 @@ def _lse(v):
 
 
 def softmin_loo_slow(X, U, lw, g, own):
-    """``-log sum_{i != own[r]} w_i / (1 - w_own) exp(-g ||x_r - u_i||^2)``,
-    a loop over the templates per row (``own[r] = -1``: keep all)."""
-    o = np.empty(len(X))
-    w = np.exp(lw)
-    for r, x in enumerate(X):
-        terms, wsum = [], 0.0
-        for i, u in enumerate(U):
-            if i == own[r]:
-                continue
-            wsum += w[i]
-            terms.append(lw[i] - g * np.sum((x - u) ** 2))
-        o[r] = -(_lse(terms) - np.log(wsum))
-    return o
+    """``-log sum_{i != own[r]} w_i / (1 - w_own) exp(-g ||x_r - u_i||^2)``
+    (``own[r] = -1``: keep all): ``tests/_refs.py``'s :func:`softmin_slow`
+    with ``exclude``."""
+    return softmin_slow(X, U, lw, g, exclude=np.asarray(own))[0]
 
 
 def kde_loo_slow(X, g):
-    """The KDE fitted without row r, at row r."""
+    """The KDE fitted without row r, at row r (uniform weights, own row left out)."""
     n = len(X)
-    o = np.empty(n)
-    for r in range(n):
-        terms = [-g * np.sum((X[r] - X[i]) ** 2) for i in range(n) if i != r]
-        o[r] = -(_lse(terms) - np.log(n - 1))
-    return o
+    return softmin_loo_slow(X, X, np.full(n, -np.log(n)), g, np.arange(n))
 
 
 def ocsvm_loo_slow(det, X):
@@ -248,12 +235,9 @@ def test_times_log_alpha_without_cancelling_case():
                         log_weights_=np.log([1 - 3e-8, 1e-8, 1e-8, 1e-8])),
     ]
 
-    class Ens:
-        log_alpha_ = 0.0
-
     mem = PairModel(members, np.float64)  # c = 1.4 * 1.4 / 2.8 = 0.7
     ex1, ex2 = np.array([0, 0, 1, -1]), np.array([0, -1, 2, 3])
-    got = times_log_alpha_without(Ens(), mem, ex1, ex2)
+    got = times_log_alpha_without(0.0, mem, ex1, ex2)
     for r in range(4):
         terms = [mem.lw1[i] + mem.lw2[j] - mem.c * np.sum((mem.Uc[i] - mem.Vc[j]) ** 2)
                  for i in range(3) for j in range(4) if i != ex1[r] and j != ex2[r]]

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
 
-from _refs import DistanceToMean
+from _refs import DistanceToMean, ref_softmin
 from skexplain_ad.metrics import (
     CLEVER_HANS_RATIO_THRESHOLD,
     clever_hans_difference,
@@ -142,15 +142,11 @@ def cosine_slow(r, g):
 
 
 def softmin_o_slow(x, U, lw, g, cols):
-    """o(x) on the columns ``cols`` only, loop over templates ([T] eq. 1.16)."""
-    terms = []
-    for i in range(len(U)):
-        d2 = 0.0
-        for j in cols:
-            d2 += (x[j] - U[i, j]) ** 2
-        terms.append(lw[i] - g * d2)
-    top = max(terms)
-    return -(top + math.log(sum(math.exp(t - top) for t in terms)))
+    """o(x) on the columns ``cols`` only ([T] eq. 1.16): ``tests/_refs.py``'s
+    :func:`ref_softmin` with that feature mask."""
+    keep = np.zeros((1, len(x)), dtype=bool)
+    keep[0, list(cols)] = True
+    return float(ref_softmin(np.asarray(x)[None, :], U, lw, g, keep=keep)[0][0])
 
 
 def removal_counts_slow(d, n_steps):

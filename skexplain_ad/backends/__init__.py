@@ -24,7 +24,11 @@ Backends are registered by name and imported on first use, so that importing
 
 import importlib
 
-__all__ = ["get", "register", "available", "BACKEND_NAMES"]
+from ._expand import sq_from_cross, sqnorms
+from ._rules import RULES, Rule, get_rule, register_rule
+
+__all__ = ["get", "register", "available", "names", "BACKEND_NAMES", "RULES", "Rule",
+           "get_rule", "register_rule", "sq_from_cross", "sqnorms"]
 
 # name -> (module, class); the module is imported only when the backend is used.
 _REGISTRY = {
@@ -59,6 +63,16 @@ def register(name, module, cls):
     >>> del backends._REGISTRY["numpy2"]
     """
     _REGISTRY[name] = (module, cls)
+
+
+def names():
+    """Names of the registered backends (whether importable or not).
+
+    Returns
+    -------
+    names : list of str
+    """
+    return list(_REGISTRY)
 
 
 def available():

@@ -12,8 +12,19 @@ twin.
 import numpy as np
 from scipy.special import logsumexp
 
-from ..base import block_n_rows
-from ._numpy import sq_from_cross
+from .._chunks import block_n_rows
+
+
+def _threads():
+    """Threads for independent work: the CPU count, capped by ``OMP_NUM_THREADS``."""
+    import os
+
+    from joblib import cpu_count
+
+    cap = os.environ.get("OMP_NUM_THREADS", "")
+    n = cpu_count()
+    return max(1, min(n, int(cap))) if cap.isdigit() else n
+from ._expand import sq_from_cross
 
 __all__ = ["HostTimes", "soft_argmin", "zero_floor"]
 
@@ -31,9 +42,12 @@ def soft_argmin(a):
     return P
 
 
-def zero_floor(xsq, model):
+def zero_floor(xsq, model, rule):
     """Per row, the size of ``G D_ij^2`` indistinguishable from 0: its
-    round-off, 64 eps G (||x||^2 + max ||u||^2), centred coordinates."""
+    round-off, 64 eps G (||x||^2 + max ||u||^2), centred coordinates; 0 for
+    a rule that is not singular (its share vanishes at ``D = 0``)."""
+    if not rule.singular:
+        return np.zeros_like(xsq)
     usq = max(model.usq.max(), model.vsq.max())
     return 64 * np.finfo(np.float64).eps * model.G * (xsq + usq)
 
@@ -74,9 +88,19 @@ class HostTimes:
     def __init__(self, kx):
         self.kx = kx
 
-    def global_relevance(self, Xc, model, kerns, tol, cons):
+    def _kernels(self, rule):
+        """The kernel module and its ``rule`` argument; numpy's twins for a
+        rule the compiled kernels do not know."""
+        arg = self.kx.rule_arg(rule)
+        if arg is None:
+            from . import _numpy_times
+
+            return _numpy_times, _numpy_times.rule_arg(rule)
+        return self.kx, arg
+
+    def global_relevance(self, Xc, model, kerns, tol, rule):
         """``(o, R)`` of global Times ([T] eq. 2.7, 2.9) for centred rows ``Xc``."""
-        kx = self.kx
+        kx, rarg = self._kernels(rule)
         (o1, D1), (o2, D2) = model.distances(kerns, Xc)
         o = np.maximum(o1 + o2 + model.log_alpha, 0.0)
         P1 = soft_argmin(model.lw1 - model.g1 * D1)
@@ -91,7 +115,7 @@ class HostTimes:
         maxI = np.zeros((nr, m))
         maxJ = np.zeros((nr, n))
         for I, Db in model.pair_blocks(0):
-            kx.global_scan(D1, D2, P1, P2, Db, int(I[0]), o, g1, g2, c, cons, tot, maxI, maxJ)
+            kx.global_scan(D1, D2, P1, P2, Db, int(I[0]), o, g1, g2, c, rarg, tot, maxI, maxJ)
         thr = (tol * tot / (m * n))[:, None]
         I = np.flatnonzero((maxI > thr).any(axis=0))
         J = np.flatnonzero((maxJ > thr).any(axis=0))
@@ -102,7 +126,7 @@ class HostTimes:
         BJ = np.zeros((nr, J.size))
         T = np.zeros((nr, d))
         if I.size and J.size:
-            zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model)
+            zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model, rule)
             VJ = np.ascontiguousarray(Vc[J])
             D2J = np.ascontiguousarray(D2[:, J])
             P2J = np.ascontiguousarray(P2[:, J])
@@ -118,7 +142,7 @@ class HostTimes:
                     Ib = Ibig[s : s + step]
                     Q = np.empty((nr, Ib.size, J.size))
                     kx.global_weights(D1, D2J, P1, P2J, Dbig[s : s + step], Ib, o, g1, g2, c,
-                                      G, cons, zfloor, Z, Q, A, BJ)
+                                      G, rarg, zfloor, Z, Q, A, BJ)
                     # T_f += sum_ij q_ij u_if u'_jf: (q V) per (row, i), times u_i
                     M = (Q.reshape(nr * Ib.size, J.size) @ VJ).reshape(nr, Ib.size, d)
                     M *= Uc[Ib][None, :, :]
@@ -148,9 +172,9 @@ class HostTimes:
         self.kx.local_pool(a1, a2, pi, pj, w1, w2, model.log_alpha, o1, o2)
         return 0.5 * (o1 + o2)
 
-    def local_relevance(self, Xc, model, kerns, tol, cons):
+    def local_relevance(self, Xc, model, kerns, tol, rule):
         """``(o, R)`` of local Times ([T] eq. 2.14, 2.15) for centred rows ``Xc``."""
-        kx = self.kx
+        kx, rarg = self._kernels(rule)
         a1, a2, D1, D2, pi, pj, w1, w2 = self._local_inputs(Xc, model, kerns)
         nr, d = Xc.shape
         m, n, _ = model.shape
@@ -159,10 +183,10 @@ class HostTimes:
         Q = np.empty((nr, P))
         keep = np.zeros(P, dtype=bool)
         Z = np.zeros(nr)
-        zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model)
+        zfloor = zero_floor(np.einsum("ij,ij->i", Xc, Xc), model, rule)
         kx.local_weights(
             a1, a2, D1, D2, pi, pj, w1, w2, model.pair_sq_dist, model.log_alpha,
-            model.g1, model.g2, model.c, model.G, tol, cons, zfloor, Z, o1, o2, Q, keep,
+            model.g1, model.g2, model.c, model.G, tol, rarg, zfloor, Z, o1, o2, Q, keep,
         )
         kept = np.flatnonzero(keep)
         A = np.zeros((nr, m))
@@ -201,14 +225,41 @@ class HostTimes:
         # features as rows: a step's newly dropped features are a row gather
         UT, VT = np.ascontiguousarray(model.Uc.T), np.ascontiguousarray(model.Vc.T)
         lz = np.empty(a1.shape[0])
-        drop = np.empty((UT.shape[1], VT.shape[1]))
-        for a, b in runs:
+        m, n = UT.shape[1], VT.shape[1]
+
+        def run(bounds, drop):
+            a, b = bounds
             dropped = np.zeros(keep.shape[1], dtype=bool)
             drop[:] = 0.0
             for r in range(a, b):
                 F = np.flatnonzero(~keep[r] & ~dropped)
                 dropped[F] = True
                 lz[r] = self.kx.pair_subset_step(a1[r], a2[r], drop, model.c, UT[F].T, VT[F].T)
+
+        # A step's GEMM has only the newly dropped features as its inner
+        # dimension: many small GEMMs, which a multi-threaded BLAS runs
+        # slowly (each one wakes every thread; 12x slower on a loaded
+        # machine). So BLAS runs on one thread and the runs (one per
+        # sample, independent) are spread over threads instead; a run's
+        # results do not depend on the thread it ran on.
+        from threadpoolctl import threadpool_limits
+
+        k = max(1, min(len(runs), _threads()))
+        with threadpool_limits(limits=1, user_api="blas"):
+            if k == 1:
+                drop = np.empty((m, n))
+                for bounds in runs:
+                    run(bounds, drop)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                def worker(part):
+                    drop = np.empty((m, n))
+                    for bounds in part:
+                        run(bounds, drop)
+
+                with ThreadPoolExecutor(max_workers=k) as pool:
+                    list(pool.map(worker, [runs[i::k] for i in range(k)]))
         return lz
 
     def local_subset(self, model, a1, a2, keep):

@@ -24,9 +24,11 @@ from numba import njit
 
 from ._fastexp import FASTMATH, exp_nonpos
 from ._numpy import NEAR, NumpyBackend
+from ._rules import COMPILED_CODES, TINY, get_rule, numba_dispatch
 
 _EXECUTOR = None
-_TINY = np.finfo(np.float64).tiny
+_TINY = TINY
+_SHARE, _WEIGHT = numba_dispatch()
 
 
 def _threads():
@@ -61,16 +63,18 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 @njit(cache=True, nogil=True, fastmath=FASTMATH)
-def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel,
+def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, code, zrel,
                   nnear, nearfac, qeps, usqmax):  # pragma: no cover - jitted
     """Pool the cross terms ``G``; ``qsum`` of length n asks for the weights q.
 
     ``excl`` / ``adj`` (length n, or 0 for none): per row a template to
-    drop and ``log(1 - w)`` of its weight. ``cons``: the conservative rule,
-    ``q_i = p_i o / d_i^2`` with ``d_i^2`` floored at its round-off (the
-    caller redoes the templates near the query exactly; see ``_numpy``);
-    ``nnear[r]`` counts the weights above ``_numpy.near_threshold``
-    (``nearfac o / max(qeps (||x||^2 + usqmax), tiny)``).
+    drop and ``log(1 - w)`` of its weight. ``code``: the rule
+    (:mod:`~skexplain_ad.backends._rules`), ``q_i = p_i weight_i`` with
+    ``d_i^2`` floored at ``zrel (||x||^2 + ||u_i||^2)``. A weight above
+    ``_numpy.near_threshold`` (``nearfac o / max(qeps (||x||^2 + usqmax),
+    tiny)``; ``nearfac = inf`` for a rule that is not singular) is stored as
+    ``-p_i share_i`` and counted in ``nnear[r]``: the caller redoes it from
+    exact differences (``_numpy.near_terms``).
     """
     n, m = G.shape
     want_q = qsum.shape[0] == n
@@ -110,27 +114,28 @@ def _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj, cons, zrel,
         oo = max(hmin - np.log(s) + shift, 0.0)
         o[r] = oo
         if want_q:
-            # q_i = p_i min(o, g d_i^2) / d_i^2 = p_i min(g, o / d_i^2),
-            # p_i = e_i / s; d_i = 0 gives g (its term (x_j - u_ij)^2 is 0).
-            # Branch-free, or the loop does not vectorise (3x slower).
+            # q_i = p_i weight(o, g, d_i^2), p_i = e_i / s. Branch-free (a
+            # select), or the loop does not vectorise (3x slower).
             inv_s = 1.0 / s
             Gr = G[r]
             qs = 0.0
-            if cons:
-                # q_i = p_i o / d_i^2, d_i^2 floored at its round-off
+            if nearfac == np.inf:  # a rule that is not singular: no near terms
+                for i in range(m):
+                    q = eb[i] * inv_s * _WEIGHT(code, oo, gamma, d2b[i], 0.0)
+                    Gr[i] = q
+                    qs += q
+            else:
                 thr = nearfac * oo / max(qeps * (xr2 + usqmax), _TINY)
                 cnt = 0
                 for i in range(m):
-                    q = eb[i] * inv_s * oo / max(d2b[i], zrel * (xr2 + usq[i]), _TINY)
-                    Gr[i] = q
-                    qs += q
-                    cnt += q > thr
-                nnear[r] = cnt
-            else:
-                for i in range(m):
-                    q = eb[i] * inv_s * min(gamma, oo / max(d2b[i], _TINY))
-                    Gr[i] = q
-                    qs += q
+                    p = eb[i] * inv_s
+                    q = p * _WEIGHT(code, oo, gamma, d2b[i], zrel * (xr2 + usq[i]))
+                    near = q > thr
+                    Gr[i] = -p * _SHARE(code, oo, gamma * d2b[i]) if near else q
+                    qs += 0.0 if near else q
+                    cnt += near
+                if nnear.shape[0] == n:
+                    nnear[r] = cnt
             qsum[r] = qs
 
 
@@ -157,7 +162,11 @@ class NumbaBackend(NumpyBackend):
     min_rows_per_thread = 64
 
     def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
-              conservative=False, exclude=None, zrel=0.0, nnear=None):
+              rule="oc-dtd", exclude=None, zrel=0.0, nnear=None):
+        rule = get_rule(rule)
+        if rule.code not in COMPILED_CODES:  # a rule registered at run time
+            return super()._pool(G, xsq, usq, lw, gamma, o, qsum, threads, rule=rule,
+                                 exclude=exclude, zrel=zrel, nnear=nnear)
         # The kernel releases the GIL and treats rows independently, so row
         # slices run in threads with identical bits; the GEMM before it uses
         # every core through BLAS, and this keeps the pass from being the
@@ -169,7 +178,8 @@ class NumbaBackend(NumpyBackend):
         excl, adj = (np.empty(0, dtype=np.int64), none_f) if exclude is None else exclude
         nnear = np.empty(0, dtype=np.int64) if nnear is None else nnear
         eps = float(np.finfo(G.dtype).eps)
-        near = (NEAR * np.sqrt(eps), eps, float(usq.max()) if len(usq) else 0.0)
+        nearfac = NEAR * np.sqrt(eps) if rule.singular else np.inf
+        near = (nearfac, eps, float(usq.max()) if len(usq) else 0.0)
         args = (qsum, excl, adj, nnear)
 
         def part(a, b):
@@ -178,7 +188,7 @@ class NumbaBackend(NumpyBackend):
         k = min(_threads() if threads is None else threads, n // self.min_rows_per_thread)
         if k <= 1:
             _softmin_pool(G, xsq, usq, lw, gamma, o, qsum, excl, adj,
-                          bool(conservative), float(zrel), nnear, *near)
+                          rule.code, float(zrel), nnear, *near)
             return
         bounds = np.linspace(0, n, k + 1).astype(int)
         futures = []
@@ -186,7 +196,7 @@ class NumbaBackend(NumpyBackend):
             q_, e_, a_, n_ = part(a, b)
             futures.append(_executor().submit(
                 _softmin_pool, G[a:b], xsq[a:b], usq, lw, gamma, o[a:b], q_, e_, a_,
-                bool(conservative), float(zrel), n_, *near,
+                rule.code, float(zrel), n_, *near,
             ))
         for f in futures:
             f.result()

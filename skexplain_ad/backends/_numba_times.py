@@ -26,13 +26,22 @@ import numpy as np
 from numba import njit
 
 from ._fastexp import FASTMATH, exp_nonpos
+from ._rules import COMPILED_CODES, numba_dispatch
+
+_SHARE, _ = numba_dispatch()
+
+
+def rule_arg(rule):
+    """What these kernels take for ``rule``: its code, or None where the
+    compiled dispatch does not know it (the caller uses the numpy twins)."""
+    return rule.code if rule.code in COMPILED_CODES else None
 
 @njit(cache=True, nogil=True)
-def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ):  # pragma: no cover
+def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, code, tot, maxI, maxJ):  # pragma: no cover
     """Relevance share of the pairs of one block of templates ``i0 : i0 + b``.
 
-    Adds ``sum_j p_i p'_j min(o, G D_ij^2)`` (``cons``, the conservative
-    rule: ``p_i p'_j o``) to ``tot[r]`` and records the
+    Adds ``sum_j p_i p'_j share(o, G D_ij^2)`` (``code``: the rule,
+    :mod:`~skexplain_ad.backends._rules`) to ``tot[r]`` and records the
     largest share of each template ``i`` (``maxI[r, i]``) and ``j``
     (``maxJ[r, j]``) over the block.
     """
@@ -52,7 +61,7 @@ def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ): 
                 gd2 = base + g2 * D2[r, j] - c * Dblk[ii, j]
                 if gd2 < 0.0:
                     gd2 = 0.0
-                ct = p1 * P2[r, j] * (orr if cons else min(orr, gd2))
+                ct = p1 * P2[r, j] * _SHARE(code, orr, gd2)
                 acc += ct
                 if ct > mi:
                     mi = ct
@@ -65,16 +74,16 @@ def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ): 
 
 @njit(cache=True, nogil=True)
 def global_weights(
-    D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, cons, zfloor, Z, Q, A, BJ
+    D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, code, zfloor, Z, Q, A, BJ
 ):  # pragma: no cover
     """Relevance weights ``q_ij`` of the pairs ``I x J`` (``J`` pre-gathered).
 
-    ``Q[r, ii, jj] = p_i p'_j G min(o, G D^2) / (G D^2)`` (0 where
-    ``D = 0``, whose feature term vanishes); under the conservative rule
-    (``cons``) ``p_i p'_j G o / (G D^2)``, and where ``G D^2 <= zfloor[r]``
-    (the query on the midpoint, up to round-off) 0, the pair's share
-    ``p_i p'_j o`` added to ``Z[r]`` (spread evenly by the caller). Adds the
-    row and column sums into ``A[r, i]`` and ``BJ[r, jj]``.
+    ``Q[r, ii, jj] = G p_i p'_j share(o, G D^2) / (G D^2)`` (``code``: the
+    rule), and where ``G D^2 <= zfloor[r]`` (the query on the midpoint, up
+    to round-off; ``zfloor`` is 0 for a rule that is not singular, whose
+    share vanishes there) 0, the pair's share added to ``Z[r]`` (spread
+    evenly by the caller). Adds the row and column sums into ``A[r, i]``
+    and ``BJ[r, jj]``.
     """
     n_rows = D1.shape[0]
     b, nJ = Dblk.shape
@@ -87,14 +96,12 @@ def global_weights(
             acc = 0.0
             for jj in range(nJ):
                 gd2 = base + g2 * D2J[r, jj] - c * Dblk[ii, jj]
+                sh = p1 * P2J[r, jj] * _SHARE(code, orr, max(gd2, 0.0))
                 q = 0.0
-                if cons:
-                    if gd2 > zfloor[r]:
-                        q = p1 * P2J[r, jj] * G * orr / gd2
-                    else:
-                        Z[r] += p1 * P2J[r, jj] * orr
-                elif gd2 > 0.0:
-                    q = p1 * P2J[r, jj] * G * min(orr, gd2) / gd2
+                if gd2 > zfloor[r]:
+                    q = G * sh / gd2
+                else:
+                    Z[r] += sh
                 Q[r, ii, jj] = q
                 acc += q
                 BJ[r, jj] += q
@@ -182,29 +189,27 @@ def local_pool(a1, a2, pi, pj, w1, w2, log_alpha, o1, o2):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pair_q(sh, gd2, G, cons, zf, Z, r):  # pragma: no cover
-    """``G sh / (G D^2)``; conservative: a pair on the query sends ``sh`` to ``Z``."""
-    if cons:
-        if gd2 > zf:
-            return G * sh / gd2
-        Z[r] += sh
-        return 0.0
-    return G * sh / gd2 if gd2 > 0.0 else 0.0
+def _pair_q(sh, gd2, G, zf, Z, r):  # pragma: no cover
+    """``G sh / (G D^2)``; a pair on the query (``G D^2 <= zf``) sends ``sh`` to ``Z``."""
+    if gd2 > zf:
+        return G * sh / gd2
+    Z[r] += sh
+    return 0.0
 
 
 @njit(cache=True, nogil=True)
 def local_weights(
-    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, cons, zfloor,
+    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, code, zfloor,
     Z, o1, o2, Q, keep,
 ):  # pragma: no cover
     """Outlierness and relevance weights of the local pairs ([T] eq. 2.12-2.15).
 
     Writes ``o1``, ``o2`` as :func:`local_pool` and
-    ``Q[r, p] = (q1_p + q2_p) / 2`` with ``q_p = p_p G min(o, G D^2) / (G D^2)``
-    for each local model that holds pair ``p`` (``p_p`` its soft-argmin);
-    under the conservative rule (``cons``) ``q_p = p_p G o / (G D^2)``, and a
-    pair with ``G D^2 <= zfloor[r]`` (the query on its midpoint) adds its
-    share to ``Z[r]`` instead.
+    ``Q[r, p] = (q1_p + q2_p) / 2`` with ``q_p = p_p G share(o, G D^2) / (G D^2)``
+    for each local model that holds pair ``p`` (``p_p`` its soft-argmin;
+    ``code``: the rule), and a pair with ``G D^2 <= zfloor[r]`` (the query
+    on its midpoint; 0 for a rule that is not singular) adds its share to
+    ``Z[r]`` instead.
     ``keep[p]`` is set where the pair's share of row ``r``'s total relevance
     exceeds ``tol * total / P``, so the pairs left unset carry at most
     ``tol`` of every row's total.
@@ -236,13 +241,10 @@ def local_weights(
                 j = pj[p]
                 gd2 = max(g1 * D1[r, i] + g2 * D2[r, j] - c * dpair[p], 0.0)
                 e = e1[i] * e2[j]
-                if cons:
-                    sh = e * (w1[p] * f1 * oo1 + w2[p] * f2 * oo2)
-                else:
-                    sh = e * (w1[p] * f1 * min(oo1, gd2) + w2[p] * f2 * min(oo2, gd2))
+                sh = e * (w1[p] * f1 * _SHARE(code, oo1, gd2) + w2[p] * f2 * _SHARE(code, oo2, gd2))
                 share[p] = sh
                 total += sh
-                Q[r, p] = _pair_q(sh, gd2, G, cons, zfloor[r], Z, r)
+                Q[r, p] = _pair_q(sh, gd2, G, zfloor[r], Z, r)
         else:
             for p in range(P):
                 i = pi[p]
@@ -251,12 +253,12 @@ def local_weights(
                 v = a1[r, i] + a2[r, j]
                 sh = 0.0
                 if w1[p] != 0.0 and s1 > 0.0:
-                    sh += 0.5 * np.exp(v - M1) / s1 * (oo1 if cons else min(oo1, gd2))
+                    sh += 0.5 * np.exp(v - M1) / s1 * _SHARE(code, oo1, gd2)
                 if w2[p] != 0.0 and s2 > 0.0:
-                    sh += 0.5 * np.exp(v - M2) / s2 * (oo2 if cons else min(oo2, gd2))
+                    sh += 0.5 * np.exp(v - M2) / s2 * _SHARE(code, oo2, gd2)
                 share[p] = sh
                 total += sh
-                Q[r, p] = _pair_q(sh, gd2, G, cons, zfloor[r], Z, r)
+                Q[r, p] = _pair_q(sh, gd2, G, zfloor[r], Z, r)
         thr = tol * total / P
         for p in range(P):
             if share[p] > thr:

@@ -16,9 +16,11 @@ division by zero occurs. Under "conservative" ``q_i = p_i o / d_i^2`` grows with
 query nears a template, and the GEMM form below would multiply the
 expansion's round-off (``eps (||x||^2 + ||u||^2)``) by it. So the entries
 with ``q_i > NEAR eps^-1/2 o / (||x||^2 + max ||u||^2)`` (templates within a
-small relative distance of the query, rare) are taken out of the GEMM and
-done directly: ``d_i^2`` from the differences, ``p_i = exp(lw_i - g d_i^2 + o)``,
-``R_j += p_i o (x_j - u_ij)^2 / d_i^2``; every entry left in the GEMM then
+small relative distance of the query; for float32 far from the data, the
+dominant ones) are taken out of the GEMM and done directly: the pooled share
+``p_i o`` (the very ``p_i`` the soft-min summed, so the terms add up to
+``o``), spread as ``R_j += p_i o (x_j - u_ij)^2 / d_i^2`` with ``d_i^2`` and
+the differences exact; every entry left in the GEMM then
 errs by at most ``~1e-4 sqrt(eps) o``. A template exactly on the query
 (``d_i = 0`` in the differences) has no limit: ``p_i o (x_j - u_ij)^2 / d_i^2``
 tends to ``p_i o v_j^2 / ||v||^2`` along a direction ``v``; its share
@@ -35,14 +37,19 @@ log-sum-exp, so nothing is subtracted from a total (no cancellation). The last l
 is ``Q`` times a weighted variance), which keeps round-off small and the sign
 right.
 
-The numba backend subclasses this one and replaces :meth:`_pool` only.
+The rules' arithmetic is :mod:`~skexplain_ad.backends._rules` (``weight``,
+``share``); the numba backend subclasses this one and replaces
+:meth:`_pool` only.
 """
 
 import numpy as np
 from scipy.special import logsumexp
 
-#: the two propagation rules, by name ([P] App. A.2-A.3; [T] eq. 1.13-1.14)
-RULES = ("conservative", "oc-dtd")
+from ._expand import sq_from_cross, sqnorms
+from ._rules import RULES, TINY, get_rule
+
+__all__ = ["NumpyBackend", "RULES", "zero_rel", "exclude_log_adjust", "near_threshold",
+           "near_terms", "sq_from_cross", "sqnorms", "NEAR"]
 
 
 def zero_rel(dtype):
@@ -140,15 +147,16 @@ class NumpyBackend:
         G = Xc @ prep["U"].T
         o = np.empty(n, dtype=np.float64)
         qsum = np.empty(n, dtype=np.float64) if relevance else None
-        cons = rule == "conservative"
+        rule = get_rule(rule)
+        sing = rule.singular
         # numba counts the near templates per row in its pass (numpy: -1, scan all)
-        nnear = np.full(n, -1, dtype=np.int64) if relevance and cons else None
+        nnear = np.full(n, -1, dtype=np.int64) if relevance and sing else None
         ex = None
         if exclude is not None:
             ex = np.ascontiguousarray(exclude, dtype=np.int64)
             ex = (ex, exclude_log_adjust(prep["lw"], ex))
         self._pool(G, xsq, prep["usq"], prep["lw"], prep["gamma"], o, qsum,
-                   threads=prep.get("threads"), conservative=cons, exclude=ex,
+                   threads=prep.get("threads"), rule=rule, exclude=ex,
                    zrel=zero_rel(prep["dtype"]), nnear=nnear)
         if not relevance:
             return o.astype(prep["dtype"], copy=False)
@@ -159,10 +167,9 @@ class NumpyBackend:
             prep["UU2"] = np.concatenate([U, U * U], axis=1)
             prep["U"] = prep["UU2"][:, : U.shape[1]]
         near = None
-        if cons:
+        if sing:
             rows = None if (nnear < 0).any() else np.flatnonzero(nnear)
-            near = near_terms(G, qsum, X, prep["templates"], xsq, prep["usq"], prep["lw"],
-                              prep["gamma"], o, rows=rows)
+            near = near_terms(G, qsum, X, prep["templates"], rows=rows)
         # R_j = sum_i q_i (x_j - u_ij)^2 from one GEMM with [U, U**2]
         AB = G @ prep["UU2"]
         R = np.empty_like(Xc)
@@ -215,14 +222,16 @@ class NumpyBackend:
         return D2
 
     def _pool(self, G, xsq, usq, lw, gamma, o, qsum=None, threads=None, *,
-              conservative=False, exclude=None, zrel=0.0, nnear=None):
+              rule="oc-dtd", exclude=None, zrel=0.0, nnear=None):
         """Soft-min pooling of the cross terms ``G`` (n, m), in place.
 
         Writes the outlierness into ``o``; if ``qsum`` (n,) is given,
-        overwrites ``G`` with the relevance weights ``q`` of the rule
-        (``conservative`` or not; module docstring, ``d_i^2`` floored at
+        overwrites ``G`` with the relevance weights ``q = p_i weight_i`` of
+        ``rule`` (:mod:`~skexplain_ad.backends._rules`; ``d_i^2`` floored at
         ``zrel (||x||^2 + ||u_i||^2)``) and writes their row sums into
-        ``qsum``. ``exclude`` is None or
+        ``qsum``. Under a singular rule an entry above
+        :func:`near_threshold` is stored as ``-p_i share_i`` instead (left
+        out of ``qsum``) for :func:`near_terms`. ``exclude`` is None or
         ``(index, log(1 - w_index))`` per row. ``threads`` is a hint for
         backends that split the pass (numba); numpy ignores it.
         """
@@ -245,14 +254,16 @@ class NumpyBackend:
             P = np.exp(o[:, None] - H)
             P /= P.sum(axis=1, keepdims=True)
             oc = o[:, None]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if conservative:
-                    floor = zrel * (xsq[:, None] + usq[None, :])
-                    scale = oc / np.maximum(np.maximum(D2, floor), _TINY)
-                else:
-                    scale = np.where(gamma * D2 <= oc, gamma, oc / D2)
-            G[...] = P * scale
-            qsum[:] = G.sum(axis=1, dtype=np.float64)
+            rule = get_rule(rule)
+            floor = zrel * (xsq[:, None] + usq[None, :]) if rule.singular else None
+            G[...] = P * rule.weight_np(oc, gamma, D2, floor)
+            if rule.singular:
+                # near the query: the pooled share itself (consistent with o)
+                thr = near_threshold(o, xsq, usq.max() if usq.size else 0.0, G.dtype)
+                near = G > thr[:, None]
+                if near.any():
+                    G[near] = -(P * rule.share_np(oc, gamma * D2))[near]
+            qsum[:] = np.where(G > 0, G, 0.0).sum(axis=1, dtype=np.float64)
 
     def _assemble(self, AB, qsum, Xc, R):
         """Write ``R_j = Q (x_j - a_j / Q)^2 + (b_j - a_j^2 / Q)`` into ``R``.
@@ -274,7 +285,7 @@ class NumpyBackend:
 
 #: entries with q_i above NEAR sqrt(eps) o / (eps S) are done directly
 NEAR = 1e-4
-_TINY = np.finfo(np.float64).tiny
+_TINY = TINY
 
 
 def near_threshold(o, xsq, usq_max, dtype):
@@ -283,40 +294,43 @@ def near_threshold(o, xsq, usq_max, dtype):
     return NEAR * np.sqrt(eps) * o / np.maximum(eps * (xsq + usq_max), _TINY)
 
 
-def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o, rows=None):
-    """Conservative rule: take the templates near the query out of ``Q``.
+def near_terms(Q, qsum, X, U, rows=None):
+    """Singular rule: the templates near the query, done from exact differences.
 
-    Entries with ``q_i > NEAR sqrt(eps) o / (eps (||x||^2 + max ||u||^2))``
-    (module docstring) are zeroed in ``Q`` (``qsum`` recomputed for their
-    rows) and returned as an exact (n, d) float64 term: ``d_i^2`` from the
-    differences of the uncentred ``X`` and templates ``U``, ``p_i o (x_j - u_ij)^2 / d_i^2``, or ``p_i o / d`` per
-    feature where ``d_i = 0``. Returns None when there is none. ``rows``
-    (optional) lists the only rows that may hold such entries (the numba
-    pass counts them), so the others are not scanned.
+    The pooling stored each near entry of ``Q`` as ``-p_i share_i`` (its
+    weight above :func:`near_threshold`: ``d_i^2`` comparable to the
+    round-off of the GEMM form). Those entries are zeroed in ``Q`` and
+    returned as an exact (n, d) float64 term, ``p_i share_i (x_j - u_ij)^2
+    / d_i^2`` with ``d_i^2`` from the differences of the uncentred ``X``
+    and templates ``U``, or ``p_i share_i / d`` per feature where ``d_i = 0``
+    (the mean over the directions of approach). The share is the pooled
+    one, so that the term sums to exactly what the soft-min gave the
+    template: recomputing ``p_i`` from the exact ``d_i^2`` moved it by
+    ``exp(g eps ||x||^2)``, a factor of thousands for far float32 queries.
+    ``qsum`` is recomputed for their rows. Returns None when there is
+    none. ``rows`` (optional) lists the only rows that may hold such
+    entries (the numba pass counts them), so the others are not scanned.
     """
     X = np.asarray(X)
     n, d = X.shape
     if n == 0 or Q.shape[1] == 0:
         return None
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
-    thr = near_threshold(o, xsq, usq.max(), dtype)
     if rows is None:
-        rr, ii = np.nonzero(Q > thr[:, None])
+        rr, ii = np.nonzero(Q < 0)
     else:
         if rows.size == 0:
             return None
-        r_loc, ii = np.nonzero(Q[rows] > thr[rows, None])
+        r_loc, ii = np.nonzero(Q[rows] < 0)
         rr = rows[r_loc]
     if rr.size == 0:
         return None
+    share = -np.asarray(Q[rr, ii], dtype=np.float64)
     Q[rr, ii] = 0.0
     rows = np.unique(rr)
     qsum[rows] = Q[rows].sum(axis=1, dtype=np.float64)
     diff = np.asarray(X[rr], dtype=np.float64) - np.asarray(U[ii], dtype=np.float64)
     diff *= diff
     d2 = diff.sum(axis=1)
-    orr = o[rr]
-    share = np.exp(lw[ii] - gamma * d2 + orr) * orr  # p_i o
     on = d2 == 0.0
     diff[on] = 1.0 / d  # the mean over the directions of approach
     diff[~on] /= d2[~on, None]
@@ -324,17 +338,3 @@ def near_terms(Q, qsum, X, U, xsq, usq, lw, gamma, o, rows=None):
     out = np.zeros((n, d))
     np.add.at(out, rr, diff)
     return out
-
-
-def sq_from_cross(G, xsq, usq):
-    """float64 ``d_i^2 = ||x||^2 + ||u_i||^2 - 2 x.u_i`` from the cross terms, clipped at 0.
-
-    The one place (on the host) where squared distances are expanded; the
-    engine's :func:`skexplain_ad._softmin.sq_distances`, the Times pair
-    distances and the gamma heuristics all call it.
-    """
-    usq = usq[None, :] if usq.ndim == 1 else usq  # (m,) or per row (n, m)
-    D2 = xsq[:, None] + usq - 2.0 * G
-    np.maximum(D2, 0.0, out=D2)
-    return D2
-

@@ -14,30 +14,38 @@ import numpy as np
 from scipy.special import logsumexp
 
 
-def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, cons, tot, maxI, maxJ):
-    """Relevance share of the pairs of templates ``i0 : i0 + b`` (see numba twin)."""
+def rule_arg(rule):
+    """What these kernels take for ``rule``: the :class:`Rule` itself."""
+    return rule
+
+
+def global_scan(D1, D2, P1, P2, Dblk, i0, o, g1, g2, c, rule, tot, maxI, maxJ):
+    """Relevance share of the pairs of templates ``i0 : i0 + b`` (see numba twin).
+
+    ``rule``: a :class:`~skexplain_ad.backends._rules.Rule` (its numpy twins).
+    """
     b = Dblk.shape[0]
     blk = slice(i0, i0 + b)
     for r in range(D1.shape[0]):
         gd2 = g1 * D1[r, blk][:, None] + g2 * D2[r][None, :] - c * Dblk
         np.maximum(gd2, 0.0, out=gd2)
         share = P1[r, blk][:, None] * P2[r][None, :]
-        share *= o[r] if cons else np.minimum(o[r], gd2)
+        share *= rule.share_np(o[r], gd2)
         tot[r] += share.sum()
         np.maximum(maxI[r, blk], share.max(axis=1), out=maxI[r, blk])
         np.maximum(maxJ[r], share.max(axis=0), out=maxJ[r])
 
 
-def global_weights(D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, cons, zfloor, Z, Q, A, BJ):
-    """Relevance weights of the pairs ``I x J`` (see numba twin)."""
+def global_weights(D1, D2J, P1, P2J, Dblk, I, o, g1, g2, c, G, rule, zfloor, Z, Q, A, BJ):
+    """Relevance weights of the pairs ``I x J`` (see numba twin); ``zfloor``
+    is 0 for a rule that is not singular."""
     for r in range(D1.shape[0]):
         gd2 = g1 * D1[r, I][:, None] + g2 * D2J[r][None, :] - c * Dblk
         pp = P1[r, I][:, None] * P2J[r][None, :]
-        pos = gd2 > (zfloor[r] if cons else 0.0)
-        share = pp * o[r] if cons else pp * np.minimum(o[r], gd2)
+        pos = gd2 > zfloor[r]
+        share = pp * rule.share_np(o[r], np.maximum(gd2, 0.0))
         q = np.where(pos, G * share / np.where(pos, gd2, 1.0), 0.0)
-        if cons:
-            Z[r] += share[~pos].sum()
+        Z[r] += share[~pos].sum()
         Q[r] = q
         A[r, I] += q.sum(axis=1)
         BJ[r] += q.sum(axis=0)
@@ -58,10 +66,11 @@ def local_pool(a1, a2, pi, pj, w1, w2, log_alpha, o1, o2):
 
 
 def local_weights(
-    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, cons, zfloor,
+    a1, a2, D1, D2, pi, pj, w1, w2, dpair, log_alpha, g1, g2, c, G, tol, rule, zfloor,
     Z, o1, o2, Q, keep,
 ):
-    """Outlierness and relevance weights of the local pairs (see numba twin)."""
+    """Outlierness and relevance weights of the local pairs (see numba twin);
+    ``zfloor`` is 0 for a rule that is not singular."""
     V, lz1, lz2 = _pair_logits(a1, a2, pi, pj, w1, w2)
     o1[:] = np.maximum(log_alpha - lz1, 0.0)
     o2[:] = np.maximum(log_alpha - lz2, 0.0)
@@ -75,11 +84,10 @@ def local_weights(
         A = np.where(inset, V, -np.inf)
         p = np.exp(A - A.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        sh += 0.5 * p * (oo[:, None] if cons else np.minimum(oo[:, None], gd2))
-    pos = gd2 > (zfloor[:, None] if cons else 0.0)
+        sh += 0.5 * p * rule.share_np(oo[:, None], gd2)
+    pos = gd2 > zfloor[:, None]
     Q[:] = np.where(pos, G * sh / np.where(pos, gd2, 1.0), 0.0)
-    if cons:
-        Z += np.where(pos, 0.0, sh).sum(axis=1)
+    Z += np.where(pos, 0.0, sh).sum(axis=1)
     total = sh.sum(axis=1)
     keep |= (sh > (tol * total / pi.shape[0])[:, None]).any(axis=0)
 

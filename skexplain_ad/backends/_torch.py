@@ -31,68 +31,15 @@ already chunks by it). Importing this module imports torch: the registry in
 import numpy as np
 import torch
 
-from ._numpy import NEAR, _TINY, exclude_log_adjust, zero_rel
+from .._chunks import chunk_n_rows
+from ._torch_device import TORCH_DTYPES, resolve_device, to_tensor
+from ._numpy import NEAR, exclude_log_adjust, zero_rel
+from ._rules import TINY, get_rule
 
-__all__ = ["TorchBackend", "resolve_device"]
+__all__ = ["TorchBackend", "resolve_device", "to_tensor", "TORCH_DTYPES"]
 
-_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
-
-
-def resolve_device(device):
-    """A :class:`torch.device` from the ``device`` parameter, checked.
-
-    Parameters
-    ----------
-    device : str, torch.device or None
-        ``None`` or ``"cpu"`` for the CPU, ``"cuda"`` or ``"cuda:N"`` for a GPU.
-
-    Returns
-    -------
-    device : torch.device
-
-    Raises
-    ------
-    ValueError
-        If ``device`` is not a device string torch understands, or names a
-        CUDA device that is not available.
-
-    Examples
-    --------
-    >>> from skexplain_ad.backends._torch import resolve_device
-    >>> resolve_device(None)
-    device(type='cpu')
-    """
-    if device is None:
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a torch device; expected None, 'cpu', "
-            f"'cuda' or 'cuda:N'."
-        ) from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} needs CUDA, but torch.cuda.is_available() is "
-                f"False (torch {torch.__version__}); use device='cpu'."
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r}: only {torch.cuda.device_count()} CUDA "
-                f"device(s) are visible."
-            )
-    elif dev.type != "cpu":
-        raise ValueError(f"device={device!r}: expected a 'cpu' or 'cuda' device.")
-    return dev
-
-
-def to_tensor(X, dtype, device):
-    """Host array -> tensor of numpy ``dtype`` on ``device`` (a copy if read-only)."""
-    arr = np.asarray(X, dtype=dtype)
-    if not arr.flags.writeable or not arr.flags.c_contiguous:
-        arr = np.array(arr, dtype=dtype, order="C", copy=True)
-    return torch.from_numpy(arr).to(device)
+_TORCH_DTYPES = TORCH_DTYPES  # the old private name, still imported by detectors/_torch_utils
+_TINY = TINY
 
 
 class TorchBackend:
@@ -163,8 +110,6 @@ class TorchBackend:
         ``working_memory`` on the CPU, half the free device memory
         (``torch.cuda.mem_get_info``) on CUDA.
         """
-        from ..base import chunk_n_rows
-
         working_memory = None  # the CPU: sklearn's working_memory
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
@@ -220,7 +165,8 @@ class TorchBackend:
         """
         tdtype = _TORCH_DTYPES[prep["dtype"]]
         gamma, lw = prep["gamma"], prep["lw"]
-        cons = rule == "conservative"
+        rule = get_rule(rule)
+        sing = rule.singular
         zrel = zero_rel(prep["dtype"])
         if exclude is not None:
             exclude = np.asarray(exclude, dtype=np.int64)
@@ -249,18 +195,18 @@ class TorchBackend:
             P = torch.softmax(H.neg_(), dim=1)
             del H
             ocol = o[:, None]
-            if cons:
-                # q_i = p_i o / d_i^2, d_i^2 floored at its round-off; the
-                # templates near the query are redone exactly (_numpy)
+            floor = None
+            if sing:
+                # d_i^2 floored at its round-off; the templates near the
+                # query are redone exactly (_numpy.near_terms)
                 xsq = (Xc.to(torch.float64) ** 2).sum(dim=1)
                 floor = zrel * (xsq[:, None] + prep["usq"][None, :])
-                scale = ocol / torch.maximum(D2, floor).clamp_(min=_TINY)
-            else:
-                # q_i = p_i min(o, g d_i^2) / d_i^2; p_i g where g d_i^2 <= o
-                scale = torch.where(D2 * gamma <= ocol, gamma, ocol / D2)
-            Q = P.mul_(scale)
-            del P, scale, D2
-            near = self._near_terms(Q, X[start - Xc.shape[0]:start], xsq, o, prep) if cons else None
+            Q = P * rule.weight_torch(ocol, gamma, D2, floor)
+            near = None
+            if sing:
+                near = self._near_terms(Q, P, rule.share_torch(ocol, D2 * gamma),
+                                        X[start - Xc.shape[0]:start], xsq, o, prep)
+            del P, D2
             R = self._relevance_from_q(Q.to(tdtype), Xc, prep)
             if near is not None:
                 R.add_(near.to(R.dtype))
@@ -278,13 +224,14 @@ class TorchBackend:
 
         return TorchTimes(self)
 
-    def _near_terms(self, Q, X, xsq, o, prep):
-        """Conservative rule: the templates near the query, done exactly.
+    def _near_terms(self, Q, P, share, X, xsq, o, prep):
+        """Singular rule: the templates near the query, done exactly.
 
-        As :func:`skexplain_ad.backends._numpy.near_terms`: zeroes those
-        entries of ``Q`` (float64, in place) and returns their (n, d) term,
-        the differences taken on the host from the uncentred rows ``X`` and
-        templates (few entries).
+        As :func:`skexplain_ad.backends._numpy.near_terms`: zeroes the
+        entries of ``Q`` (float64, in place) above the near threshold and
+        returns their (n, d) term, the pooled share ``P * share`` spread by
+        the exact differences taken on the host from the uncentred rows
+        ``X`` and templates (few entries).
         """
         n, d = X.shape
         if n == 0 or Q.shape[1] == 0:
@@ -295,16 +242,15 @@ class TorchBackend:
         if rr.numel() == 0:
             return None
         Q[rr, ii] = 0.0
+        sh = P[rr, ii] * share[rr, ii]
         r_h, i_h = rr.cpu().numpy(), ii.cpu().numpy()
         diff = np.asarray(X[r_h], np.float64) - np.asarray(prep["templates"][i_h], np.float64)
         diff = torch.from_numpy(diff).to(self.device)
         diff.mul_(diff)
         d2 = diff.sum(dim=1)
-        orr = o[rr]
-        share = torch.exp(prep["lw"][ii] - prep["gamma"] * d2 + orr) * orr
         on = d2 == 0.0
         diff = torch.where(on[:, None], 1.0 / d, diff / torch.where(on, 1.0, d2)[:, None])
-        diff.mul_(share[:, None])
+        diff.mul_(sh[:, None])
         out = torch.zeros((n, d), dtype=torch.float64, device=self.device)
         return out.index_add_(0, rr, diff)
 

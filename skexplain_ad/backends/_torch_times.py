@@ -16,8 +16,8 @@ device memory on CUDA, as the torch backend sizes its row chunks.
 import numpy as np
 import torch
 
-from ..base import block_n_rows
-from ._torch import TorchBackend, to_tensor
+from .._chunks import block_n_rows
+from ._torch_device import to_tensor
 
 __all__ = ["TorchTimes"]
 
@@ -87,7 +87,7 @@ class TorchTimes:
         Xq = Xc.astype(model.dtype, copy=False)
         out = []
         for kern, prep in kerns:
-            if isinstance(kern, TorchBackend) and kern.device == self.device:
+            if hasattr(kern, "device_distances") and kern.device == self.device:
                 out.append(kern.device_distances(Xq, prep))
             else:
                 o, D = kern.softmin_distances(Xq, prep)
@@ -95,13 +95,15 @@ class TorchTimes:
                             to_tensor(D, np.float64, self.device)))
         return out
 
-    def _zero_floor(self, X, t, model):
+    def _zero_floor(self, X, t, model, rule):
+        if not rule.singular:
+            return torch.zeros(X.shape[0], dtype=_F64, device=self.device)
         usq = max(float(t["usq"].max()), float(t["vsq"].max()))
         return 64 * float(np.finfo(np.float64).eps) * model.G * ((X * X).sum(dim=1) + usq)
 
     # ------------------------------------------------------------ global
     @torch.no_grad()
-    def global_relevance(self, Xc, model, kerns, tol, cons):
+    def global_relevance(self, Xc, model, kerns, tol, rule):
         """``(o, R)`` of global Times ([T] eq. 2.7, 2.9), as the host twin."""
         t = self._tensors(model)
         X = to_tensor(Xc, np.float64, self.device)
@@ -125,7 +127,7 @@ class TorchTimes:
             Db = _sq_from_cross(U[s:e] @ V.T, usq[s:e], vsq)
             gd2 = (g1 * D1[:, s:e, None] + g2 * D2[:, None, :] - c * Db).clamp_(min=0.0)
             share = P1[:, s:e, None] * P2[:, None, :]
-            share *= ocol if cons else torch.minimum(ocol, gd2)
+            share *= rule.share_torch(ocol, gd2)
             tot += share.sum(dim=(1, 2))
             maxI[:, s:e] = share.amax(dim=2)
             torch.maximum(maxJ, share.amax(dim=1), out=maxJ)
@@ -140,7 +142,7 @@ class TorchTimes:
         T = torch.zeros((nr, d), dtype=_F64, device=self.device)
         nI, nJ = I.numel(), J.numel()
         if nI and nJ:
-            zfloor = self._zero_floor(X, t, model)[:, None, None]
+            zfloor = self._zero_floor(X, t, model, rule)[:, None, None]
             VJ, D2J, P2J = V[J], D2[:, J], P2[:, J]
             step = self._block(8 * (4 * nr * nJ + nr * d + nJ + d), nI)
             for s in range(0, nI, step):
@@ -148,11 +150,10 @@ class TorchTimes:
                 Db = _sq_from_cross(U[Ib] @ VJ.T, usq[Ib], vsq[J])
                 gd2 = g1 * D1[:, Ib, None] + g2 * D2J[:, None, :] - c * Db
                 pp = P1[:, Ib, None] * P2J[:, None, :]
-                pos = gd2 > (zfloor if cons else 0.0)
-                share = pp * ocol if cons else pp * torch.minimum(ocol, gd2)
+                pos = gd2 > zfloor
+                share = pp * rule.share_torch(ocol, gd2.clamp(min=0.0))
                 q = torch.where(pos, G * share / torch.where(pos, gd2, 1.0), 0.0)
-                if cons:
-                    Z += torch.where(pos, 0.0, share).sum(dim=(1, 2))
+                Z += torch.where(pos, 0.0, share).sum(dim=(1, 2))
                 A[:, Ib] += q.sum(dim=2)
                 B[:, J] += q.sum(dim=1)
                 # T_f += sum_ij q_ij u_if u'_jf: (q V) per (row, i), times u_i
@@ -186,7 +187,7 @@ class TorchTimes:
         return (0.5 * (o1 + o2)).cpu().numpy()
 
     @torch.no_grad()
-    def local_relevance(self, Xc, model, kerns, tol, cons):
+    def local_relevance(self, Xc, model, kerns, tol, rule):
         """``(o, R)`` of local Times ([T] eq. 2.14, 2.15), as the host twin."""
         t = self._tensors(model)
         X = to_tensor(Xc, np.float64, self.device)
@@ -199,12 +200,10 @@ class TorchTimes:
         for L, oo in ((L1, o1), (L2, o2)):
             # each local model's soft-argmin, normalised by its own sum
             p = torch.softmax(L, dim=1)
-            sh += 0.5 * p * (oo[:, None] if cons else torch.minimum(oo[:, None], gd2))
-        floor = self._zero_floor(X, t, model)[:, None] if cons else 0.0
-        pos = gd2 > floor
+            sh += 0.5 * p * rule.share_torch(oo[:, None], gd2)
+        pos = gd2 > self._zero_floor(X, t, model, rule)[:, None]
         Q = torch.where(pos, model.G * sh / torch.where(pos, gd2, 1.0), 0.0)
-        Z = torch.where(pos, 0.0, sh).sum(dim=1) if cons else torch.zeros(nr, dtype=_F64,
-                                                                          device=self.device)
+        Z = torch.where(pos, 0.0, sh).sum(dim=1)
         keep = (sh > (tol * sh.sum(dim=1) / P)[:, None]).any(dim=0)
         kept = torch.nonzero(keep).ravel()
         Qk = Q[:, kept]

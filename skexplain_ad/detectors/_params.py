@@ -1,40 +1,5 @@
-"""Parameter constraints shared by the soft-min detectors."""
+"""The soft-min detectors' parameter constraints: :mod:`skexplain_ad._params`."""
 
-from numbers import Integral, Real
+from .._params import RULE_CONSTRAINT, SOFTMIN_CONSTRAINTS, BackendOptions, RuleOptions
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from .. import backends
-from .._gamma import GAMMA_HEURISTICS
-from ..backends._numpy import RULES
-
-__all__ = ["SOFTMIN_CONSTRAINTS", "BackendOptions", "RULE_CONSTRAINT"]
-
-
-class BackendOptions(StrOptions):
-    """``"auto"`` or a name registered in :mod:`skexplain_ad.backends`, read at
-    validation time, so that :func:`skexplain_ad.backends.register` extends
-    what every estimator accepts."""
-
-    def __init__(self):
-        super().__init__({"auto"})
-
-    @property
-    def options(self):
-        return {"auto", *backends._REGISTRY}
-
-    @options.setter
-    def options(self, value):  # set by StrOptions.__init__; the registry decides
-        pass
-
-
-RULE_CONSTRAINT = [StrOptions(set(RULES))]
-
-SOFTMIN_CONSTRAINTS = {
-    "gamma": [Interval(Real, 0, None, closed="neither"), StrOptions(set(GAMMA_HEURISTICS))],
-    "rule": RULE_CONSTRAINT,
-    "backend": [BackendOptions()],
-    "device": [str, None],
-    "n_jobs": [Integral, None],
-    "random_state": ["random_state"],
-}
+__all__ = ["SOFTMIN_CONSTRAINTS", "BackendOptions", "RuleOptions", "RULE_CONSTRAINT"]

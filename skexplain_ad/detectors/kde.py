@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from .._softmin import BaseSoftminDetector, kde_log_normaliser
+from .._softmin import kde_log_normaliser
+from ..base import BaseSoftminDetector
 from ..base import BaseDetector
 from .._gamma import resolve_gamma
 from ._params import SOFTMIN_CONSTRAINTS

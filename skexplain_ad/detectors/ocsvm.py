@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.svm import OneClassSVM
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._softmin import BaseSoftminDetector
+from ..base import BaseSoftminDetector
 from ..base import BaseDetector
 from .._gamma import resolve_gamma
 from ._params import SOFTMIN_CONSTRAINTS

@@ -14,8 +14,9 @@ from sklearn.base import MetaEstimatorMixin, _fit_context, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.metaestimators import _BaseComposition
 
-from .._softmin import softmin_params, softmin_subset_score
-from ..base import BaseDetector, member_outlier_score
+from ..base import BaseDetector, subset_scorer
+from ..base import member_outlier_score  # noqa: F401 - bagging's import
+from ..base import supports_subset as base_supports_subset
 
 __all__ = []
 
@@ -239,23 +240,16 @@ def check_member_outputs(ens, X):
 
 
 def supports_subset(est):
-    """Whether :func:`member_outlier_score_subset` can score ``est``."""
-    from .._softmin import BaseSoftminDetector
-
-    return (
-        hasattr(est, "_outlier_score_subset")
-        or isinstance(est, BaseSoftminDetector)
-        or softmin_params(est) is not None
-    )
+    """Whether :func:`member_outlier_score_subset` can score ``est``
+    (:func:`skexplain_ad.base.supports_subset`)."""
+    return base_supports_subset(est)
 
 
 def member_outlier_score_subset(est, X, keep):
     """Outlierness of a fitted member with only the ``keep`` features ([T] eq. 1.16).
 
-    The member's own ``_outlier_score_subset`` where it has one; for another
-    object with soft-min parameters, the engine's
+    :func:`skexplain_ad.base.subset_scorer` on validated rows: the member's
+    own ``_outlier_score_subset`` where it has one, else the engine's
     :func:`~skexplain_ad._softmin.softmin_subset_score`.
     """
-    if hasattr(est, "_outlier_score_subset"):
-        return np.asarray(est._outlier_score_subset(X, keep), dtype=np.float64)
-    return softmin_subset_score(X, keep, *softmin_params(est))
+    return np.asarray(subset_scorer(est, validated=True)(X, keep), dtype=np.float64)

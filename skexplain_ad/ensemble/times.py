@@ -16,9 +16,15 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from .._calibration import (
+    member_rows,
+    softmin_exclude,
+    times_training_score,
+    training_outlier_score,
+)
 from .._softmin import SOFTMIN_ATTRS
 from .._times import PairModel, pair_statistics, times_outlierness, times_relevance, times_subset_score
-from ..detectors._params import RULE_CONSTRAINT
+from .._params import RULE_CONSTRAINT
 from ._base import BaseEnsembleDetector
 
 __all__ = ["TimesEnsemble"]
@@ -308,23 +314,52 @@ class TimesEnsemble(BaseEnsembleDetector):
         self.log_alpha_, local = pair_statistics(model, self.k, self.l)
         if local is not None:
             self.pairs_, self.pair_sets_, self.pair_sq_dist_ = local
+        # the fitted pair model, built once per dtype on first use; never pickled
+        self._pair_models = {}
+
+    def _pair_model(self, dtype):
+        """The fitted :class:`~skexplain_ad._times.PairModel` in ``dtype``,
+        built once per fit (with its members' prepared kernels)."""
+        cache = self.__dict__.setdefault("_pair_models", {})
+        key = np.dtype(dtype).str
+        if key not in cache:
+            cache[key] = PairModel.of(self, dtype)
+        return cache[key]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_pair_models" in state:
+            state = {**state, "_pair_models": {}}
+        return state
 
     # ------------------------------------------------------------- scoring
     def _is_local(self):
         return self.k is not None
 
     def _outlier_score(self, X):
-        o = times_outlierness(PairModel.of(self, X.dtype), X, n_jobs=self.n_jobs)
+        o = times_outlierness(self._pair_model(X.dtype), X, n_jobs=self.n_jobs)
         return o.astype(X.dtype, copy=False)
 
     def _training_outlier_score(self, X, rows):
         # the pairs that involve a training point left out (_calibration)
-        from .._calibration import times_training_score
-
-        return times_training_score(self, X, rows)
+        X = np.asarray(X)
+        r1, r2 = member_rows(self, rows)
+        e1, e2 = self.estimators_
+        none = np.full(X.shape[0], -1, np.int64)
+        ex1, ex2 = softmin_exclude(e1, r1), softmin_exclude(e2, r2)
+        ex1 = none if ex1 is None else ex1
+        ex2 = none if ex2 is None else ex2
+        local = None
+        if self._is_local():
+            local = (self.pairs_, self.pair_sets_, self.k, self.l)
+        return times_training_score(
+            self._pair_model(np.float64), X, ex1, ex2, self.log_alpha_, local=local,
+            member_scores=lambda: (training_outlier_score(e1, X, r1),
+                                   training_outlier_score(e2, X, r2)),
+        )
 
     def _explain(self, X):
-        _, R = times_relevance(PairModel.of(self, X.dtype), X, tol=self.tol, rule=self.rule,
+        _, R = times_relevance(self._pair_model(X.dtype), X, tol=self.tol, rule=self.rule,
                                n_jobs=self.n_jobs)
         return R.astype(X.dtype, copy=False)
 
@@ -339,4 +374,4 @@ class TimesEnsemble(BaseEnsembleDetector):
         o : ndarray of shape (n_samples,), float64
             Exact; see the class Notes.
         """
-        return times_subset_score(PairModel.of(self, np.float64), X, keep)
+        return times_subset_score(self._pair_model(np.float64), X, keep)

@@ -11,7 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._softmin import softmin_params, softmin_subset_score
-from ..base import chunk_n_rows
+from ..base import chunk_n_rows, subset_scorer
 from ._checks import (
     _check_maps,
     _check_same_shape,
@@ -195,14 +195,10 @@ def pixel_flipping_curve(
 
     score = None
     if method == "remove":
-        if hasattr(detector, "outlier_score_subset"):
-            _check_fitted(detector)
-            score = detector.outlier_score_subset
-        elif hasattr(detector, "_outlier_score_subset"):
-            _check_fitted(detector)
-            score = detector._outlier_score_subset
+        _check_fitted(detector)
+        if hasattr(detector, "outlier_score_subset") or hasattr(detector, "_outlier_score_subset"):
+            score = subset_scorer(detector)
         else:
-            _check_fitted(detector)
             params = softmin_params(detector)
             if params is None:
                 raise TypeError(

@@ -8,7 +8,7 @@ bandwidth of a Gaussian :class:`sklearn.neighbors.KernelDensity`, or those
 inside PyOD's ``OCSVM`` (``detector_``) and ``KDE`` (``kde_``) -- and
 returns the package's fitted :class:`~skexplain_ad.OCSVMDetector` or
 :class:`~skexplain_ad.KDEDetector`, built by the detector's own code
-(``OCSVMDetector._adopt_ocsvm``, ``kde._kde_state``, then the shared fit
+(``OCSVMDetector._adopt_ocsvm``, ``kde.kde_state``, then the shared fit
 path: validation, ``data_scale_``, ``offset_``). Nothing is refitted and
 no formula is written here.
 
@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._extreme import rescale_gamma
 from ._softmin import kde_log_normaliser
-from .detectors.kde import KDEDetector, _kde_state
+from .detectors.kde import KDEDetector, kde_state
 from .detectors.ocsvm import OCSVMDetector
 
 __all__ = ["explainable"]
@@ -394,7 +394,7 @@ def explainable(
 
         def fit_softmin(Xs):
             g = rescale_gamma(gamma, det.data_scale_, owner="the KDE's gamma")
-            return _kde_state(Xs, g, w)
+            return kde_state(Xs, g, w)
 
         if own_pyod:
             def offset():

@@ -41,6 +41,7 @@ __all__ = [
     "MIN_DPI",
     "MIN_FONT_PT",
     "MAX_WIDTH_IN",
+    "curve_parts",
     "heatmap",
     "new_figure",
     "overlay_rgba",
@@ -720,8 +721,27 @@ def _plot_feature_bars(images, ground_truths, maps, *, title, row_labels, featur
 # ---------------------------------------------------------------------------
 
 
-def _curve_parts(value):
-    """``(fractions, {name: mean curve})`` from a tuple or a dict of curves."""
+def curve_parts(value):
+    """``(fractions, {name: mean curve})`` from a tuple or a dict of curves.
+
+    Parameters
+    ----------
+    value : dict or tuple
+        ``{"fractions": f, name: curve, ...}`` or ``(fractions, relevance
+        curve, random curve)``.
+
+    Returns
+    -------
+    fractions : ndarray
+    curves : dict
+
+    Examples
+    --------
+    >>> from skexplain_ad.plotting import curve_parts
+    >>> fr, parts = curve_parts(([0, 1], [1, 0], [1, 0.5]))
+    >>> sorted(parts)
+    ['lrp', 'random']
+    """
     if isinstance(value, dict):
         fr = np.asarray(value["fractions"], dtype=np.float64)
         return fr, {k: np.asarray(v, dtype=np.float64) for k, v in value.items() if k != "fractions"}
@@ -760,7 +780,7 @@ def _draw_curves(ax, curves, colors, multi=None):
     multi = len(curves) > 1 if multi is None else multi
     colors = colors or {}
     for k, (name, value) in enumerate(curves.items()):
-        fr, parts = _curve_parts(value)
+        fr, parts = curve_parts(value)
         color = colors.get(name, f"C{k % 10}") if multi else None
         for j, (expl, c) in enumerate(parts.items()):
             if expl == "random":
@@ -884,7 +904,7 @@ def plot_pixel_flipping_grid(panels, *, cols=4, title=None):
     # several names, else by explainer
     multi = any(len(c) > 1 for c in panels.values())
     keys = (k for c in panels.values() for k in c) if multi else (
-        e for c in panels.values() for v in c.values() for e in _curve_parts(v)[1] if e != "random")
+        e for c in panels.values() for v in c.values() for e in curve_parts(v)[1] if e != "random")
     colors = {k: f"C{j % 10}" for j, k in enumerate(dict.fromkeys(keys))}
     ax_w, ax_h, gap_x, gap_y = 2.45, 1.75, 0.85, 0.85
     left, right = 0.75, 0.15

@@ -189,9 +189,9 @@ def _split_relevances(relevances):
 
 def _mean_curves(per_anomaly):
     """Average one detector's curves over anomaly types (same fractions)."""
-    from ..plotting import _curve_parts
+    from ..plotting import curve_parts
 
-    parts = [_curve_parts(v) for v in per_anomaly.values()]
+    parts = [curve_parts(v) for v in per_anomaly.values()]
     if not parts:
         return None
     fr = parts[0][0]
@@ -513,9 +513,9 @@ def _html_pixel_flipping(curves, ds, rows, figs):
 
 
 def _lrp_and_random(value):
-    from ..plotting import _curve_parts
+    from ..plotting import curve_parts
 
-    fr, parts = _curve_parts(value)
+    fr, parts = curve_parts(value)
     keep = {k: v for k, v in parts.items() if k in ("lrp", "random")} or parts
     return {"fractions": fr, **keep}
 

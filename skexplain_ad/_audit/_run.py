@@ -98,9 +98,10 @@ def _run(det, method, X, client, chunk_rows=256):
 
 
 def _flip_method(det):
-    exact = (hasattr(det, "templates_") or hasattr(det, "outlier_score_subset")
-             or hasattr(det, "_outlier_score_subset"))
-    return "remove" if exact else "mask"
+    """Exact feature removal ([T] eq. 1.16) where the detector has it, else masking by the mean."""
+    from ..base import supports_subset
+
+    return "remove" if supports_subset(det) else "mask"
 
 
 def _check_explainers(explainers):

@@ -11,7 +11,7 @@ from ._params import SOFTMIN_CONSTRAINTS
 __all__ = ["KDEDetector"]
 
 
-def _kde_state(X, gamma, sample_weight=None):
+def kde_state(X, gamma, sample_weight=None):
     """``(templates, log_weights, gamma)`` of the KDE of ``X`` ([P] Eq. (1)).
 
     Every row is a kernel centre; uniform weights ``1/m``, or
@@ -158,6 +158,9 @@ class KDEDetector(BaseSoftminDetector):
     True
     """
 
+    #: templates are the training points: at most one per training row (TimesEnsemble's k, l checks)
+    _templates_are_training_rows = True
+
     _parameter_constraints = {
         **BaseDetector._parameter_constraints,
         **SOFTMIN_CONSTRAINTS,
@@ -183,7 +186,7 @@ class KDEDetector(BaseSoftminDetector):
         self.random_state = random_state
 
     def _fit_softmin(self, X):
-        return _kde_state(X, resolve_gamma(self.gamma, X, self.random_state))
+        return kde_state(X, resolve_gamma(self.gamma, X, self.random_state))
 
     def _training_templates(self, rows):
         # training row t is template t (out-of-sample offset_, _calibration)

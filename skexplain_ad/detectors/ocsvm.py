@@ -134,6 +134,9 @@ class OCSVMDetector(BaseSoftminDetector):
     2
     """
 
+    #: templates are support vectors, some of the training rows: at most one per training row (TimesEnsemble's k, l checks)
+    _templates_are_training_rows = True
+
     _parameter_constraints = {
         **BaseDetector._parameter_constraints,
         **SOFTMIN_CONSTRAINTS,

@@ -30,12 +30,9 @@ from ._base import BaseEnsembleDetector
 __all__ = ["TimesEnsemble"]
 
 
-def _row_bounded():
-    # members whose templates are some of their training rows
-    from ..detectors.kde import KDEDetector
-    from ..detectors.ocsvm import OCSVMDetector
-
-    return KDEDetector, OCSVMDetector
+def _row_bounded(est):
+    """Whether ``est``'s templates are some of its training rows (a class flag of the detectors)."""
+    return bool(getattr(type(est), "_templates_are_training_rows", False))
 
 
 def _never_softmin(est):
@@ -291,7 +288,7 @@ class TimesEnsemble(BaseEnsembleDetector):
                 _raise_not_softmin(name, est, SOFTMIN_ATTRS)
         if self.k is None:
             return
-        bound = [size if isinstance(est, _row_bounded()) else None
+        bound = [size if _row_bounded(est) else None
                  for est, size in zip(ests, sizes)]
         part = f", its part of n_samples={X.shape[0]} with split=True" if self.split else ""
         how = [f"at most {size} templates ({type(est).__name__} fitted on {size} rows{part})"

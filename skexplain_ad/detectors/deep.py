@@ -37,6 +37,7 @@ from ..base import BaseDetector
 from ._torch_nets import L2Pool2d, Whitening, load_letter_features
 from ._torch_utils import (
     CPUStateMixin,
+    check_input_width,
     import_zennit,
     on_device,
     resolve_device,
@@ -118,6 +119,80 @@ def _merge_batch_norm(zennit):
             var.data = torch.ones_like(var.data) - batch_norm.eps
 
     return MergeBatchNorm
+
+
+def leave_one_out_scores(F, mean, V, shrinkage):
+    r"""Each training row's outlierness under the whitening fitted without it.
+
+    Exact, without refitting: with :math:`v_i = \phi(x_i) - \mu` and
+    :math:`S = \frac1n \sum_i v_i v_i^\top` (the covariance of the
+    features), the model fitted without row :math:`i` has mean
+    :math:`\mu_{-i} = \mu - v_i / (n-1)` and covariance
+    :math:`S_{-i} = \frac{n}{n-1} S - \frac{n}{(n-1)^2} v_i v_i^\top`, so
+    that its shrunk covariance is
+
+    .. math::
+
+        \Sigma_{s,-i} = a S + b_i I - c\, v_i v_i^\top, \qquad
+        a = \tfrac{(1-s)\,n}{n-1}, \quad c = \tfrac{(1-s)\,n}{(n-1)^2}, \quad
+        b_i = \tfrac{s}{k} \operatorname{tr} S_{-i}.
+
+    :math:`aS + b_i I` is diagonal in the eigenvectors :math:`V` of
+    :math:`S` (those of :math:`\Sigma_s`), and the rank-one term is taken
+    out by Sherman-Morrison: with :math:`w_i = V^\top v_i` and
+    :math:`q_i = \sum_j w_{ij}^2 / (a \lambda_j + b_i)`,
+
+    .. math::
+
+        o^{(-i)}(x_i) = \|W_{-i}(\phi(x_i) - \mu_{-i})\|^2
+            = \Big(\frac{n}{n-1}\Big)^2 \frac{q_i}{1 - c\,q_i}.
+
+    The eigenvalues are floored as :class:`DeepOneClassDetector` floors
+    them; a model left with constant features (:math:`\operatorname{tr}
+    S_{-i} = 0`) whitens by the identity, as the fitted one would. This
+    is the KDE's leave-one-out (:mod:`skexplain_ad._calibration`) for the
+    deep one-class model: the feature extractor is fixed, so the whitening
+    is all that the row changes.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n, k), float64
+        Training features.
+    mean : ndarray of shape (k,)
+    V : ndarray of shape (k, k)
+        Eigenvectors of the shrunk covariance.
+    shrinkage : float in (0, 1]
+
+    Returns
+    -------
+    o : ndarray of shape (n,)
+    """
+    n, k = F.shape
+    eps = np.finfo(np.float64).eps
+    s = float(shrinkage)
+    a, c = (1.0 - s) * n / (n - 1), (1.0 - s) * n / (n - 1) ** 2
+    r = n / (n - 1)
+    Fc = F - mean
+    sq = np.einsum("ij,ij->i", Fc, Fc)
+    tr = sq.sum() / n
+    chunks = [slice(i, min(i + 4096, n)) for i in range(0, n, 4096)]
+    lam = np.zeros(k)  # eigenvalues of S in the basis V
+    for sl in chunks:
+        W = Fc[sl] @ V
+        lam += np.einsum("ij,ij->j", W, W)
+    lam /= n
+    out = np.empty(n)
+    for sl in chunks:
+        W = Fc[sl] @ V
+        tr_i = r * tr - r / (n - 1) * sq[sl]
+        const = tr_i <= 8 * n * eps * tr  # the row is all the variance there is
+        den = a * lam + s * np.where(const, 0.0, tr_i)[:, None] / k
+        den = np.maximum(den, den.max(axis=1, keepdims=True) * k * eps)
+        q = np.einsum("ij,ij->i", W, W / np.where(den > 0, den, 1.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            o = r * r * q / (1.0 - c * q)
+        out[sl] = np.where(const, r * r * sq[sl], o)
+    return out
 
 
 class DeepOneClassDetector(CPUStateMixin, BaseDetector):
@@ -290,6 +365,9 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
             fe = load_letter_features()
         else:
             fe = copy.deepcopy(self.feature_extractor)
+            check_input_width(on_device(fe, X.dtype, resolve_device(self.device)), X[:2],
+                              param="feature_extractor", owner="DeepOneClassDetector",
+                              dtype=X.dtype, device=resolve_device(self.device))
         self.feature_extractor_ = fe.cpu().eval()
         F = self._features(X).astype(np.float64)
         k = F.shape[1]
@@ -303,6 +381,17 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
         else:
             lam = np.maximum(lam, lam.max() * k * np.finfo(np.float64).eps)
             self.whitening_ = (V / np.sqrt(lam)) @ V.T
+        self._loo_scores = leave_one_out_scores(F, self.mean_, V, self.shrinkage)
+
+    def _training_outlier_score(self, X, rows):
+        """Training rows scored as if held out: the exact leave-one-out
+        outlierness of :func:`leave_one_out_scores` (rows ``-1``: as usual)."""
+        o = np.empty(X.shape[0], dtype=np.float64)
+        seen = rows >= 0
+        o[seen] = self._loo_scores[rows[seen]]
+        if not seen.all():
+            o[~seen] = self._outlier_score(X[~seen])
+        return o
 
     # -------------------------------------------------------------- network
     def _network(self, dtype, device, private=False):

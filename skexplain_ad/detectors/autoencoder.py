@@ -178,7 +178,7 @@ def save_shipped_weights(det, X, folder=None):
         "loss_curve": [float(v) for v in det.loss_curve_],
         "validation_loss_curve": [float(v) for v in det.validation_loss_curve_],
         "best_validation_loss": det.best_validation_loss_,
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     path = _shipped_path(key, folder)
     torch.save(record, path)

@@ -27,7 +27,12 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
         f"pip install 'skexplain_ad[torch]'. ({exc})"
     ) from exc
 
+from .._torch_threads import install_fork_guard
 from ..backends._torch import _TORCH_DTYPES, resolve_device, to_tensor
+
+# a child forked after a torch model was used runs torch on one thread
+# instead of hanging (skexplain_ad._torch_threads)
+install_fork_guard()
 from ..base import chunk_n_rows
 
 __all__ = [

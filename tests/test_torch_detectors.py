@@ -87,10 +87,14 @@ def test_held_out_scores_quantile_mapping():
     val = np.array([2, 5])  # scores 9 and 6
     got = held_out_scores(o, val)
     # trained rows 0, 1, 3, 4 with scores 4, 1, 3, 2: ranks 3, 0, 2, 1 of 4
+    # quantiles (r + 1/2) / 4 of [6, 9] at plotting positions k / (n + 1):
+    # virtual index q * 3 - 1, clipped to [0, 1]
     q = (np.array([3, 0, 2, 1]) + 0.5) / 4
+    idx = np.clip(q * 3 - 1, 0, 1)
     want = o.copy()
-    want[[0, 1, 3, 4]] = 6.0 + q * (9.0 - 6.0)  # np.quantile of [6, 9], linear
+    want[[0, 1, 3, 4]] = 6.0 + idx * (9.0 - 6.0)
     assert_allclose(got, want, rtol=1e-15)
+    assert_allclose(want[[0, 1, 3, 4]], [9.0, 6.0, 8.625, 6.375])
     assert_array_equal(held_out_scores(o, np.array([], dtype=int)), o)
 
 

@@ -336,3 +336,33 @@ def test_fork_after_torch_works():
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok 1"
+
+
+# ------------------------------------------- model-agnostic baseline: occlusion
+def test_occlusion_skips_features_at_their_baseline():
+    from skexplain_ad._audit._baselines import occlusion
+
+    rng = np.random.RandomState(0)
+    base = rng.rand(7)
+    X = rng.rand(5, 7)
+    X[0, [1, 4]] = base[[1, 4]]  # already typical: relevance 0, no evaluation
+    X[3] = base
+    seen = []
+
+    def score(Z):
+        Z = np.asarray(Z, dtype=np.float64)
+        seen.append(len(Z))
+        return np.sin(Z).sum(axis=1) + (Z[:, 0] * Z[:, 2]) ** 2
+
+    R = occlusion(score, X, base, working_memory=7 * 7 * 8 * 2 * 2 / 2**20)  # 2 samples per block
+    ref = np.zeros_like(X)
+    for i in range(len(X)):
+        for j in range(X.shape[1]):
+            z = X[i].copy()
+            z[j] = base[j]
+            ref[i, j] = score(X[i:i + 1])[0] - score(z[None])[0]
+    assert_allclose(R, ref, rtol=1e-12, atol=1e-15)
+    assert R[0, 1] == R[0, 4] == 0.0 and np.all(R[3] == 0.0)
+    # one call for the rows, then one per block of two samples, holding only
+    # the occlusions that change a feature: 5 + 2 of 7 + 7 + 0 + 7
+    assert seen[:4] == [5, 12, 7, 7]

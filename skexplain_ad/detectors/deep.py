@@ -492,6 +492,14 @@ class DeepOneClassDetector(CPUStateMixin, BaseDetector):
     float32 out; otherwise float64) on ``device``, in row chunks sized by
     ``sklearn.get_config()["working_memory"]``.
 
+    Processes: a child forked (``os.fork``, multiprocessing's default
+    ``fork`` start method on Linux) after a torch model was used would hang
+    in torch's thread pool; the package makes such a child run torch on one
+    thread instead (``skexplain_ad._torch_threads``). To fit or score in
+    worker processes with all their threads, start them with ``spawn``:
+    ``multiprocessing.get_context("spawn")``, or joblib's default ``loky``
+    backend.
+
     References
     ----------
     .. [P] J. Kauffmann, L. Ruff, G. Montavon, K.-R. Müller, "The Clever Hans

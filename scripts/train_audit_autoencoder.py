@@ -32,7 +32,10 @@ the audit trained before). ``--check`` on torch 2.14.1, one thread, gave
 the same tensors bit for bit.
 
 ``--protocol paper`` does the same for the paper protocol's split
-(``n_samples=100, n_digits=5000``).
+(``n_samples=100, n_digits=5000``, 3,675 training digits): 100 epochs,
+best validation error 0.008008, mean MNIST-C ROC 0.883 (the paper's Fig. 2:
+0.895); ``--check`` gave the same tensors bit for bit. Each run takes 4-6
+minutes on one core.
 
 Run from the repository root::
 

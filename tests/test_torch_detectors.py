@@ -281,6 +281,18 @@ def test_torch_threads_sets_and_restores():
     with torch_threads() as n:  # the free cores, never more than before
         assert 1 <= n <= before and torch.get_num_threads() == n
     assert torch.get_num_threads() == before
+    # BLAS (numpy's) is limited alike, and restored
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    blas_before = blas_threads()
+    with torch_threads(1):
+        assert all(t == 1 for t in blas_threads())
+    assert blas_threads() == blas_before
+    with torch_threads(1, blas=False):
+        assert blas_threads() == blas_before
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="n must be a positive int"):
             with torch_threads(bad):

@@ -17,7 +17,10 @@ Detectors: ``AutoencoderDetector`` (LeNet-type, 28 x 28) and
 ``DeepOneClassDetector`` (shipped l2-pooling CNN) ``explain`` and
 ``score_samples`` throughput in images per second, on the CPU and on CUDA
 when present, and explain / score ratios. The models are trained briefly:
-throughput does not depend on the weights.
+throughput does not depend on the weights. For Deep also zennit's hook
+composite / ``score`` (what ``explain`` cost before the layer-by-layer pass
+of :func:`skexplain_ad.detectors.deep.lrp_sequential`), hooks / that pass,
+and the float64 forward / the float32 one.
 
 These machines are shared and noisy: read the ratios, not the seconds.
 
@@ -107,6 +110,28 @@ def bench_detectors(X, device, n_images, rows):
         rows.append((device, f"{name} score, images/s", n_images / t_score))
         rows.append((device, f"{name} explain, images/s", n_images / t_expl))
         rows.append((device, f"{name} explain / score", t_expl / t_score))
+    # Deep: the layer-by-layer LRP pass against zennit's hooks (same
+    # relevance), and the float64 forward against the float32 one
+    from skexplain_ad.detectors.deep import lrp_composite
+
+    net = deep._network(Q.dtype, dev, private=True)
+    xq = torch.from_numpy(Q).to(dev)
+
+    def hooks():
+        with lrp_composite(deep.lrp_gamma).context(net) as lrp_net:
+            for s in range(0, len(Q), 512):
+                x = xq[s:s + 512].clone().requires_grad_(True)
+                z = lrp_net(x)
+                torch.autograd.grad(z, x, grad_outputs=(z * z).detach())
+
+    t_hooks = best_of(hooks, repeat=2, sync=sync)
+    t_score = best_of(lambda: deep.score_samples(Q), repeat=2, sync=sync)
+    t_expl = best_of(lambda: deep.explain(Q), repeat=2, sync=sync)
+    rows.append((device, "Deep explain through zennit's hooks / score", t_hooks / t_score))
+    rows.append((device, "Deep hooks / layer-by-layer pass", t_hooks / t_expl))
+    Q64 = Q.astype(np.float64)
+    t64 = best_of(lambda: deep.score_samples(Q64), repeat=2, sync=sync)
+    rows.append((device, "Deep score float64 / float32", t64 / t_score))
 
 
 def main(n_queries_cuda, n_queries_cpu, n_images):

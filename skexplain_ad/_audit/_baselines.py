@@ -12,7 +12,8 @@ explanation:
 - ``occlusion``: :math:`o(x) - o(x^{(j)})`, with :math:`x^{(j)}` the
   sample whose feature :math:`j` is set to the training mean: how much the
   outlierness drops when one feature is made typical. One model evaluation
-  per feature, batched through the detector's own scoring.
+  per feature that the occlusion changes, all of a block of samples in one
+  call of the detector's own scoring.
 - ``kernel-shap``: KernelSHAP (the ``shap`` library's
   :class:`shap.KernelExplainer`) on the outlierness, a model-agnostic
   Shapley estimate; the background is 10 k-means centres of the training
@@ -113,16 +114,22 @@ def occlusion(score, X, baseline, *, working_memory=None):
     if base.shape != (d,):
         raise ValueError(f"baseline must have shape ({d},), got {base.shape}.")
     o = np.asarray(score(X), dtype=np.float64)
-    R = np.empty((n, d), dtype=np.float64)
-    # one block = whole samples, each repeated d times with one feature occluded
+    R = np.zeros((n, d), dtype=np.float64)
+    # one block = whole samples, each repeated once per feature that the
+    # occlusion changes (a feature already at its baseline value has
+    # relevance 0 exactly and costs no model evaluation: on MNIST-C outliers
+    # about 120 of 784 pixels, those black in every training digit); one
+    # score call per block
     per_sample = chunk_n_rows(d * d * X.itemsize * 2, n, working_memory)
-    diag = np.arange(d)
     for s in range(0, n, per_sample):
         xs = X[s:s + per_sample]
-        Z = np.repeat(xs, d, axis=0).reshape(len(xs), d, d)
-        Z[:, diag, diag] = base
-        o_occ = np.asarray(score(Z.reshape(-1, d)), dtype=np.float64).reshape(len(xs), d)
-        R[s:s + per_sample] = o[s:s + per_sample, None] - o_occ
+        rows, cols = np.nonzero(xs != base)
+        if not rows.size:
+            continue
+        Z = xs[rows]
+        Z[np.arange(rows.size), cols] = base[cols]
+        o_occ = np.asarray(score(Z), dtype=np.float64)
+        R[s + rows, cols] = o[s + rows] - o_occ
     return R
 
 

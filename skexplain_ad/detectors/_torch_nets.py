@@ -62,8 +62,8 @@ class L2Pool2d(nn.Module):
         self.kernel_size = kernel_size
 
     def forward(self, x):
-        k = self.kernel_size
-        s = nn.functional.avg_pool2d(x * x, k) * (k * k)
+        # the window sums of squares (avg_pool2d with divisor 1)
+        s = nn.functional.avg_pool2d(x * x, self.kernel_size, divisor_override=1)
         return torch.sqrt(s.clamp(min=torch.finfo(s.dtype).tiny))
 
     def extra_repr(self):

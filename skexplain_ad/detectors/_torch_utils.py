@@ -27,15 +27,23 @@ except ImportError as exc:  # pragma: no cover - exercised without torch only
         f"pip install 'skexplain_ad[torch]'. ({exc})"
     ) from exc
 
+from .._torch_threads import install_fork_guard
 from ..backends._torch import _TORCH_DTYPES, resolve_device, to_tensor
+
+# a child forked after a torch model was used runs torch on one thread
+# instead of hanging (skexplain_ad._torch_threads)
+install_fork_guard()
 from ..base import chunk_n_rows
 
 __all__ = [
     "CPUStateMixin",
+    "check_input_width",
+    "expected_input_width",
     "import_zennit",
     "seed_from",
     "torch_seed",
     "fit_reconstruction",
+    "validation_split",
     "on_device",
     "row_batches",
     "resolve_device",
@@ -88,6 +96,71 @@ class CPUStateMixin:
         return state
 
 
+def expected_input_width(module):
+    """The row width ``module`` takes, read off its first layer, or None.
+
+    The first leaf module in registration order decides: a
+    :class:`torch.nn.Linear` takes ``in_features``, a
+    :class:`torch.nn.Unflatten` of dimension 1 the product of its shape
+    (flat images); a :class:`torch.nn.Flatten` or :class:`torch.nn.Identity`
+    is looked through. Anything else (a convolution on flat rows, a
+    module computing in ``forward`` alone) says nothing: None.
+    """
+    for layer in module.modules():
+        if list(layer.children()):
+            continue  # a container: its children come next
+        if isinstance(layer, (torch.nn.Flatten, torch.nn.Identity)):
+            continue
+        if isinstance(layer, torch.nn.Linear):
+            return int(layer.in_features)
+        if isinstance(layer, torch.nn.Unflatten) and layer.dim in (1, -1):
+            return int(np.prod(layer.unflattened_size))
+        return None
+    return None
+
+
+def check_input_width(module, X2, *, param, owner, dtype, device):
+    """Run ``module`` on two rows; a width it cannot take is named.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+    X2 : ndarray of shape (2, n_features)
+        Two rows of the training data (any dtype: cast to ``dtype``).
+    param, owner : str
+        The parameter and the estimator, for the message.
+    dtype, device
+        Where to run it.
+
+    Returns
+    -------
+    out : torch.Tensor
+        ``module`` of the two rows (no gradient).
+
+    Raises
+    ------
+    ValueError
+        Naming ``param``, the width the module takes (when its first layer
+        says) and ``X``'s, before any training or scoring; the torch error
+        that revealed it is chained.
+    """
+    width = X2.shape[1]
+    expected = expected_input_width(module)
+    if expected is not None and expected != width:
+        raise ValueError(
+            f"{param} of {owner} takes rows of {expected} features (its first layer), "
+            f"but X has {width} features."
+        )
+    try:
+        with torch.no_grad():
+            return module.eval()(to_tensor(X2, dtype, device))
+    except RuntimeError as exc:
+        takes = f"takes rows of {expected} features" if expected else "fails"
+        raise ValueError(
+            f"{param} of {owner} {takes} on X's rows of {width} features: {exc}"
+        ) from exc
+
+
 def torch_dtype(dtype):
     """torch dtype of a numpy float dtype."""
     return _TORCH_DTYPES[np.dtype(dtype)]
@@ -135,6 +208,24 @@ def row_batches(n_rows, row_bytes, batch_size=None):
     return [slice(i, min(i + batch_size, n_rows)) for i in range(0, n_rows, batch_size)]
 
 
+def validation_split(n, validation_fraction, rng):
+    """The rows :func:`fit_reconstruction` holds out, and the rows it trains on.
+
+    ``floor(validation_fraction * n)`` rows drawn first from ``rng`` (a
+    ``RandomState`` seeded with the training seed), none when that leaves
+    no row on either side.
+
+    Returns
+    -------
+    validation_rows, training_rows : ndarray of int
+    """
+    n_val = int(np.floor(validation_fraction * n))
+    if n_val < 1 or n - n_val < 1:
+        n_val = 0
+    perm = rng.permutation(n)
+    return perm[:n_val], perm[n_val:]
+
+
 def fit_reconstruction(
     module,
     X,
@@ -171,15 +262,14 @@ def fit_reconstruction(
     -------
     info : dict
         ``n_iter`` (epochs run), ``loss_curve``, ``validation_loss_curve``,
-        ``best_validation_loss`` (None without a validation split).
+        ``best_validation_loss`` (None without a validation split),
+        ``validation_rows`` (the rows held out, :func:`validation_split`).
     """
     rng = np.random.RandomState(seed)
     n = X.shape[0]
-    n_val = int(np.floor(validation_fraction * n))
-    if n_val < 1 or n - n_val < 1:
-        n_val = 0
-    perm = rng.permutation(n)
-    X_val, X_tr = X[perm[:n_val]], X[perm[n_val:]]
+    val_rows, tr_rows = validation_split(n, validation_fraction, rng)
+    n_val = val_rows.size
+    X_val, X_tr = X[val_rows], X[tr_rows]
     X_tr_t = to_tensor(X_tr, np.float32, device)
     X_val_t = to_tensor(X_val, np.float32, device) if n_val else None
     opt = torch.optim.Adam(module.parameters(), lr=learning_rate)
@@ -222,4 +312,5 @@ def fit_reconstruction(
         "loss_curve": loss_curve,
         "validation_loss_curve": val_curve,
         "best_validation_loss": float(best) if n_val else None,
+        "validation_rows": val_rows,
     }

@@ -58,9 +58,11 @@ the model that the point itself put there are left out.
   renormalised as above. With soft-min members held fixed this is the
   local model refitted without the point, exactly.
 
-Not template models: the torch detectors (``AutoencoderDetector``,
-``DeepOneClassDetector``) and any other member without templates keep
-their in-sample training scores; so does a soft-min object from outside
+Not template models: the torch detectors hold out scores of their own
+(``AutoencoderDetector``: its early-stopping validation split;
+``DeepOneClassDetector``: leave-one-out whitening), and a bag uses those
+for its torch members. Any other member without templates keeps its
+in-sample training scores; so does a soft-min object from outside
 the package, which does not say which template is which training row (a
 detector says so by a ``_training_templates(rows)`` method).
 

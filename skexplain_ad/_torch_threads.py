@@ -31,7 +31,6 @@ numba's pool is made fork-safe the same way in
 """
 
 import contextlib
-import importlib.util
 import math
 import os
 import sys
@@ -121,9 +120,9 @@ def torch_threads(n=None, *, blas=True):
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive int or None; got {n!r}.")
-    torch = None
-    if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
-        import torch
+    # torch's threads are set where torch is imported already: a caller that is about to use
+    # it imports it first (the audit does, for its torch models); no import for nothing
+    torch = sys.modules.get("torch")
     before = torch.get_num_threads() if torch is not None else None
     if n is not None:
         want = n

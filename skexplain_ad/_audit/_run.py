@@ -4,12 +4,13 @@ import sys
 import time
 import warnings
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .. import metrics
+from .._torch_threads import torch_threads
 from ._checks import check_backend, check_count, check_device, check_n_jobs, check_out
 from ._columns import COLUMNS
 from ._data import TABULAR, as_audit_data, check_dataset, load_audit_dataset, pixel_relevance, row_cosines
@@ -531,6 +532,17 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     bar = tqdm(total=n_ticks, desc="audit", disable=not progress, unit="step", file=sys.stderr)
     clock = _Clock(None if not progress else bar)
     ok = False
+    # torch's and BLAS's threads sized to the cores actually free for the run, restored after
+    # (on a loaded machine torch's full pool waits for itself: 33x slower, issue 23)
+    threads = ExitStack()
+    if backend == "torch" or any(s.dtype == np.float32 or (s.entry is not None
+                                                            and "torch" in s.entry.requires)
+                                 for s in subjects):
+        try:
+            import torch  # noqa: F401 - imported now, so that its threads are sized below
+        except ImportError:
+            pass
+    threads.enter_context(torch_threads())
     try:
         with clock.stage("data"):
             if in_memory:
@@ -620,6 +632,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
             write_results_json(table, out)
         ok = True
     finally:
+        threads.close()
         bar.close()
         if not ok and created is not None:
             import shutil

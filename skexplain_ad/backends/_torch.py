@@ -32,9 +32,12 @@ import numpy as np
 import torch
 
 from .._chunks import chunk_n_rows
+from .._torch_threads import install_fork_guard
 from ._torch_device import TORCH_DTYPES, resolve_device, to_tensor
 from ._numpy import NEAR, exclude_log_adjust, zero_rel
 from ._rules import TINY, get_rule
+
+install_fork_guard()  # a child forked after torch ran works on one thread (never hangs)
 
 __all__ = ["TorchBackend", "resolve_device", "to_tensor", "TORCH_DTYPES"]
 

@@ -148,7 +148,9 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
         colour patches of ``immunohistochemistry`` (scikit-image's RGB
         photograph), cropped at ``min(image_size, 128)`` and resized to
         ``image_size`` x ``image_size`` x 3, as MVTec AD's colour textures
-        are read under the thesis' protocol (160, [T] Sec. 3.3).
+        are read under the thesis' protocol (160, [T] Sec. 3.3), with the
+        sizes of an MVTec AD texture category: 250 training and 30 clean
+        test images (and ``n_samples`` per defect).
 
     Returns
     -------
@@ -188,7 +190,8 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
     if dataset == "textures" and image_size is not None:  # colour, MVTec-like, at image_size
         return datasets.make_textures(
             "immunohistochemistry", patch_size=min(image_size, 128), image_size=image_size,
-            defects=anomalies, n_outliers_per_defect=n_samples, random_state=random_state
+            n_train=250, n_test_inliers=30, defects=anomalies, n_outliers_per_defect=n_samples,
+            random_state=random_state
         )
     if dataset == "textures":
         return datasets.make_textures(

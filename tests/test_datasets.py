@@ -524,9 +524,18 @@ def test_textures_ship_with_scikit_image():
 
     import skimage.data
 
+    from skimage.io import imread
+
     folder = os.path.dirname(skimage.data.__file__)
+    files = {"brick": "brick.png", "grass": "grass.png", "gravel": "gravel.png",
+             "immunohistochemistry": "ihc.png"}
+    assert set(TEXTURES) == set(files)
     for name in TEXTURES:
-        assert os.path.isfile(os.path.join(folder, f"{name}.png"))
+        path = os.path.join(folder, files[name])
+        assert os.path.isfile(path)
+        # what skimage.data reads is the file in the wheel
+        assert_array_equal(getattr(skimage.data, name)(), imread(path))
+    assert skimage.data.immunohistochemistry().shape == (512, 512, 3)
 
 
 @pytest.fixture(scope="module")
@@ -633,12 +642,14 @@ def test_make_textures_reproducible_and_subset_consistent(textures):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"texture": "wood"}, r"texture must be one of \['brick', 'grass', 'gravel'\]"),
+        ({"texture": "wood"},
+         r"texture must be one of \['brick', 'grass', 'gravel', 'immunohistochemistry'\]"),
         ({"defects": ["hole", "dent"]}, r"Unknown defects \['dent'\].*'scratch'"),
         ({"patch_size": 4}, r"patch_size must be an integer >= 8, got 4"),
         ({"patch_size": 200}, r"patch_size must be <= 128 .* got 200"),
         ({"n_train": 0}, r"n_train must be an integer >= 1, got 0"),
         ({"n_test_inliers": -1}, r"n_test_inliers must be an integer >= 1, got -1"),
+        ({"image_size": 4}, r"image_size must be an integer >= 8, got 4"),
     ],
 )
 def test_make_textures_bad_input(kwargs, match):
@@ -646,13 +657,189 @@ def test_make_textures_bad_input(kwargs, match):
         make_textures(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"image_size": 16.0}, r"image_size must be an integer >= 8, got 16.0 of type float"),
+        ({"grayscale": "yes"}, r"grayscale must be a bool or None, got 'yes'"),
+    ],
+)
+def test_make_textures_bad_type(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        make_textures(**kwargs)
+
+
 def test_plant_defect_bad_input():
     with pytest.raises(ValueError, match=r"Unknown defect 'dent'; valid names"):
         plant_defect(np.zeros((8, 8)), "dent")
-    with pytest.raises(ValueError, match=r"patch must be one 2-D image"):
+    with pytest.raises(ValueError, match=r"patch must be one image, \(s, s\) grey or "
+                                         r"\(s, s, 3\) colour .* got shape \(2, 8, 8\)"):
         plant_defect(np.zeros((2, 8, 8)), "hole")
     with pytest.raises(ValueError, match=r"patch must be square"):
         plant_defect(np.zeros((8, 9)), "hole")
+    with pytest.raises(ValueError, match=r"patch must be square, got a colour image"):
+        plant_defect(np.zeros((8, 9, 3)), "hole")
+    with pytest.raises(ValueError, match=r"patch must be at least 8x8"):
+        plant_defect(np.zeros((4, 4, 3)), "hole")
+    with pytest.raises(ValueError, match=r"patch must hold values in \[0, 1\]"):
+        plant_defect(np.full((8, 8, 3), 1.5), "hole")
+    with pytest.raises(ValueError, match=r"patch must be finite"):
+        plant_defect(np.full((8, 8, 3), np.nan), "hole")
+
+
+# ----------------------------------------------------- textures in colour, resized
+
+
+def _bilinear_2x(image):
+    """Brute-force 2x bilinear upsampling, pixel centres aligned, edges
+    repeated: output pixel j sits at input coordinate (j + 0.5) / 2 - 0.5."""
+    def along(a, axis):
+        n = a.shape[axis]
+        out = []
+        for j in range(2 * n):
+            u = (j + 0.5) / 2 - 0.5
+            lo = int(np.floor(u))
+            t = u - lo
+            i0, i1 = min(max(lo, 0), n - 1), min(max(lo + 1, 0), n - 1)
+            out.append((1 - t) * np.take(a, i0, axis=axis) + t * np.take(a, i1, axis=axis))
+        return np.stack(out, axis=axis)
+
+    return along(along(image, 0), 1)
+
+
+@pytest.fixture(scope="module")
+def colour_textures():
+    kwargs = dict(patch_size=12, n_train=6, n_test_inliers=3, n_outliers_per_defect=3,
+                  random_state=0)
+    return (make_textures("immunohistochemistry", **kwargs),
+            make_textures("immunohistochemistry", image_size=24, **kwargs))
+
+
+def test_make_textures_colour_shapes(colour_textures):
+    ds, big = colour_textures
+    n_test = 3 + 5 * 3
+    assert ds.image_shape == (12, 12, 3) and big.image_shape == (24, 24, 3)
+    assert ds.images.shape == (n_test, 12, 12, 3) and ds.images_train.shape == (6, 12, 12, 3)
+    assert ds.data.shape == (n_test, 432) and big.data.shape == (n_test, 1728)
+    assert ds.masks.shape == (n_test, 144) and big.masks.shape == (n_test, 576)  # per pixel
+    # flattened channels last: row = images.reshape(-1)
+    assert_array_equal(big.data[4], big.images[4].reshape(-1))
+    assert_array_equal(big.data[4][1::3], big.images[4][..., 1].reshape(-1))
+    for arr in (big.data_train, big.data, big.masks):
+        assert arr.dtype == np.float64 and arr.min() >= 0.0 and arr.max() <= 1.0
+    assert set(np.unique(big.masks)) == {0.0, 1.0}
+    assert np.all(big.masks[big.target == 1] == 0)
+    assert np.all(big.masks[big.target == -1].sum(axis=1) > 0)
+    # a real colour photograph: the channels differ
+    assert np.abs(ds.images[..., 0] - ds.images[..., 2]).mean() > 0.05
+    assert "RGB" in big.DESCR and "resized to 24 x 24" in big.DESCR
+
+
+def test_make_textures_colour_defects_per_pixel(colour_textures):
+    ds, _ = colour_textures
+    images, masks = ds.images, ds.masks.reshape(-1, 12, 12)
+    rows = {n: np.flatnonzero(ds.corruption == n) for n in DEFECTS}
+    for a in DEFECTS:
+        for b in DEFECTS:
+            if a == b:
+                continue
+            clean = (masks[rows[a]] == 0) & (masks[rows[b]] == 0)
+            # the same base patches: equal in every channel off both masks
+            assert_array_equal(images[rows[a]][clean], images[rows[b]][clean])
+            only_a = (masks[rows[a]] == 1) & (masks[rows[b]] == 0)
+            assert np.all(images[rows[a]][only_a] != images[rows[b]][only_a])
+
+
+def test_make_textures_resize_is_the_resized_small_set(colour_textures):
+    ds, big = colour_textures
+    # masks: nearest neighbour at 2x repeats every pixel in a 2 x 2 block
+    small = ds.masks.reshape(-1, 12, 12)
+    assert_array_equal(big.masks.reshape(-1, 24, 24),
+                       np.repeat(np.repeat(small, 2, axis=1), 2, axis=2))
+    # images: bilinear, written out here
+    for i in (0, 5, len(ds.images) - 1):
+        assert_allclose(big.images[i], _bilinear_2x(ds.images[i]), atol=1e-12)
+    assert_allclose(big.images_train[2], _bilinear_2x(ds.images_train[2]), atol=1e-12)
+    assert_array_equal(big.corruption, ds.corruption)
+    assert_array_equal(big.target, ds.target)
+
+
+def test_make_textures_shrink_keeps_every_defect():
+    kwargs = dict(patch_size=32, n_train=2, n_test_inliers=2, n_outliers_per_defect=8,
+                  random_state=3)
+    ds = make_textures("brick", **kwargs)
+    small = make_textures("brick", image_size=8, **kwargs)
+    assert small.image_shape == (8, 8) and small.masks.shape == (2 + 5 * 8, 64)
+    assert set(np.unique(small.masks)) <= {0.0, 1.0}
+    assert np.all(small.masks[small.target == -1].sum(axis=1) > 0)
+    assert np.all(small.masks[small.target == 1] == 0)
+    # every marked pixel covers defect pixels of the 4 x 4 block it shrinks
+    blocks = ds.masks.reshape(-1, 8, 4, 8, 4).max(axis=(2, 4))
+    assert np.all(blocks.reshape(len(blocks), -1)[small.masks == 1] == 1)
+
+
+def test_make_textures_grayscale_switch():
+    from skimage.color import rgb2gray
+    from skimage.data import immunohistochemistry
+    from skimage.util import img_as_float64
+
+    kwargs = dict(patch_size=8, n_train=5, n_test_inliers=4, n_outliers_per_defect=2,
+                  defects=["hole", "cut"], random_state=0)
+    grey = make_textures("brick", **kwargs)
+    rgb = make_textures("brick", grayscale=False, **kwargs)
+    assert grey.image_shape == (8, 8) and rgb.image_shape == (8, 8, 3)
+    for c in range(3):  # the same draws, the same affine map on every channel
+        assert_array_equal(rgb.images[..., c], grey.images)
+        assert_array_equal(rgb.images_train[..., c], grey.images_train)
+    assert_array_equal(rgb.masks, grey.masks)
+    ihc = make_textures("immunohistochemistry", grayscale=True, **kwargs)
+    assert ihc.image_shape == (8, 8)
+    photo = rgb2gray(img_as_float64(immunohistochemistry()))
+    windows = np.lib.stride_tricks.sliding_window_view(photo, (8, 8))
+    for p in ihc.images_train:
+        assert np.any(np.all(windows == p, axis=(2, 3)))
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_plant_defect_colour(defect):
+    rng = np.random.RandomState(1)
+    patch = rng.uniform(0.05, 0.95, size=(24, 24, 3))
+    out, mask = plant_defect(patch, defect, random_state=0)
+    assert out.shape == (24, 24, 3) and mask.shape == (24, 24)
+    inside = mask == 1
+    assert inside.any() and not inside.all()
+    assert_array_equal(out[~inside], patch[~inside])
+    assert np.all(out[inside] != patch[inside])  # every channel of every defect pixel
+    grey_out, grey_mask = plant_defect(patch[..., 0], defect, random_state=0)
+    assert_array_equal(grey_mask, mask)  # the region does not depend on colour
+    if defect != "stain":  # one affine map for all channels: channel 0 as in grey
+        assert_array_equal(out[..., 0], grey_out)
+
+
+def test_plant_defect_colour_stain_has_its_own_colour():
+    patch = np.zeros((32, 32, 3))
+    patch[..., 0] = 0.9  # a red patch: the stain tone goes dark in red, light in green/blue
+    out, mask = plant_defect(patch, "stain", random_state=0)
+    inside = mask == 1
+    assert np.all(out[inside][:, 0] < 0.9)
+    assert np.all(out[inside][:, 1] > 0.0) and np.all(out[inside][:, 2] > 0.0)
+
+
+def test_audit_textures_image_size():
+    from skexplain_ad._audit._data import check_dataset, load_audit_dataset
+
+    assert check_dataset("textures") == (32, 32)
+    assert check_dataset("textures", image_size=160) == (160, 160, 3)
+    with pytest.raises(ValueError, match=r"image_size must be an integer >= 8, got 4"):
+        check_dataset("textures", image_size=4)
+    with pytest.raises(ValueError, match=r"image_size is only for dataset='mvtec' or "
+                                         r"'textures'; got dataset='digits-c'"):
+        check_dataset("digits-c", image_size=16)
+    ds = load_audit_dataset("textures", anomalies=["hole"], n_samples=2, image_size=20)
+    assert ds.image_shape == (20, 20, 3) == check_dataset("textures", image_size=20)
+    assert ds.data.shape[1] == 1200 and ds.masks.shape == (len(ds.data), 400)
+    assert ds.texture == "immunohistochemistry"
+    assert ds.corruption_names == ["hole"]
 
 
 # ------------------------------------------------------------------ MVTec AD

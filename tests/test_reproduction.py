@@ -221,9 +221,175 @@ def test_committed_page_tables(tmp_path):
     assert [r[0] for r in rows[:15]] == [c.replace("_", " ") for c in rp.PAPER_FIG2]
     assert [_num(r[3]) for r in rows[:15]] == AUTO_FIG2 and _num(rows[15][3]) == 89.5
     for name, n in [("fig3_top3.csv", 15), ("fig6_mean.csv", 5), ("clever_hans.csv", 15),
-                    ("table31.csv", 7), ("table32.csv", 16), ("table33.csv", 15)]:
+                    ("table31.csv", 7), ("table32.csv", 16), ("table33.csv", 15),
+                    ("table34.csv", 15), ("table35.csv", 15), ("table36.csv", 15),
+                    ("fig2_mvtec.csv", 16), ("fig3_mvtec.csv", 9)]:
         assert len(_read(out / name)[1]) == n, name
     # the page's tables are those results.json gives, exactly
     rp.write_tables(tmp_path, json.loads((out / "results.json").read_text()))
     for name in [p.name for p in out.glob("*.csv")] + ["settings.txt"]:
         assert (tmp_path / name).read_text() == (out / name).read_text(), name
+
+
+# ------------------------------------------------------------------ MVTec AD
+#
+# [T] Tables 3.4-3.6 and [P] Fig. 2, 3 (MVTec halves), typed a second time.
+
+# [T] Table 3.4, the C1xC2 column, wood (hole ... liquid), leather (poke ...
+# cut), tile (crack ... rough).
+TIMES_T34 = [1.000, 0.993, 0.935, 0.914, 0.832, 0.910, 0.776, 0.694, 0.312, 0.084,
+             0.731, 0.645, 0.648, 0.392, 0.552]
+T34_ROWS = [("wood", "hole"), ("wood", "color"), ("wood", "scratch"), ("wood", "combined"),
+            ("wood", "liquid"), ("leather", "poke"), ("leather", "fold"), ("leather", "color"),
+            ("leather", "glue"), ("leather", "cut"), ("tile", "crack"), ("tile", "glue_strip"),
+            ("tile", "gray_stroke"), ("tile", "oil"), ("tile", "rough")]
+# [T] Table 3.5, the C1 column (its 11 rows).
+C1_T35 = [0.362, 0.334, 0.294, 0.409, 0.253, 0.217, 0.347, 0.098, 0.332, 0.325, 0.338]
+# [T] Table 3.6, the C1+C2 column.
+BAG_T36 = [2.737, 2.905, 3.147, 2.236, 3.267, 4.043, 2.220, 6.774, 2.308, 2.017, 2.046]
+# [P] Fig. 2, MVTec, the Deep and KDE columns (bottle ... zipper).
+DEEP_FIG2_MVTEC = [99.6, 90.9, 91.0, 90.6, 52.4, 95.0, 78.3, 85.2, 80.4, 86.9, 96.5, 96.4,
+                   90.8, 91.6, 92.4]
+KDE_FIG2_MVTEC = [83.3, 66.9, 56.2, 34.8, 71.7, 69.9, 41.5, 33.3, 69.1, 36.9, 68.9, 93.3,
+                  72.4, 94.7, 61.4]
+
+
+def _flat(table):
+    return [((c, d), v) for c, rows in table.items() for d, v in rows.items()]
+
+
+def test_thesis_mvtec_tables_transcribed():
+    assert rp.THESIS_MVTEC_CATEGORIES == ("wood", "leather", "tile")
+    t34, t35, t36 = (_flat(t) for t in (rp.THESIS_TABLE_34, rp.THESIS_TABLE_35,
+                                         rp.THESIS_TABLE_36))
+    assert [k for k, _ in t34] == T34_ROWS
+    assert [v[5] for _, v in t34] == TIMES_T34
+    assert rp.THESIS_TABLE_34["leather"]["color"] == (0.673, 0.676, 0.715, 0.719, 0.692, 0.694)
+    assert rp.THESIS_TABLE_34["tile"]["rough"] == (0.568, 0.576, 0.562, 0.574, 0.453, 0.552)
+    # Tables 3.5 and 3.6 keep the rows whose defects the models detect (ROC > 0.6)
+    detected = [k for k, v in t34 if v[0] > 0.6]
+    assert [k for k, _ in t35] == [k for k, _ in t36] == detected and len(detected) == 11
+    assert [v[0] for _, v in t35] == C1_T35
+    assert rp.THESIS_TABLE_35["tile"]["gray_stroke"] == (0.338, 0.343, 0.331, 0.335, 0.338,
+                                                          0.348)
+    assert [v[4] for _, v in t36] == BAG_T36
+    assert rp.THESIS_TABLE_36["wood"]["scratch"] == (3.143, 3.161, 3.263, 3.286, 3.147, 3.161)
+    for table in (t34, t35):
+        assert all(len(v) == 6 and all(0 <= x <= 1 for x in v) for _, v in table)
+
+
+def test_thesis_table36_is_table34_over_table35():
+    """[T] eq. 3.5 on the printed (rounded) numbers, cell by cell: every
+    cell agrees within rounding except tile crack from C2 on (Table 3.5
+    repeats the glue strip row there) and wood combined C1xC1."""
+    off = []
+    for (cat, d), ch in _flat(rp.THESIS_TABLE_36):
+        roc, cos = rp.THESIS_TABLE_34[cat][d], rp.THESIS_TABLE_35[cat][d]
+        for i in range(6):
+            q = roc[i] / cos[i]
+            tol = q * (0.0005 / roc[i] + 0.0005 / cos[i]) + 0.0005
+            if abs(q - ch[i]) > tol:
+                off.append((cat, d, rp.THESIS_COLUMNS[i]))
+    assert off == [("wood", "combined", "C1xC1"), ("tile", "crack", "C2"),
+                   ("tile", "crack", "C2xC2"), ("tile", "crack", "C1+C2"),
+                   ("tile", "crack", "C1xC2")]
+    assert rp.THESIS_TABLE_35["tile"]["crack"][2:] == rp.THESIS_TABLE_35["tile"]["glue_strip"][2:]
+
+
+def test_paper_mvtec_transcribed():
+    assert list(rp.PAPER_FIG2_MVTEC) == [
+        "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
+        "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper"]
+    cols = np.array(list(rp.PAPER_FIG2_MVTEC.values()))
+    np.testing.assert_array_equal(cols[:, 2], DEEP_FIG2_MVTEC)
+    np.testing.assert_array_equal(cols[:, 0], KDE_FIG2_MVTEC)
+    assert rp.PAPER_FIG2_MVTEC["wood"] == (94.7, 88.5, 91.6)
+    assert rp.PAPER_FIG3_MVTEC == {
+        "KDE": [("wood", 62.6), ("grid", 61.4), ("zipper", 53.7)],
+        "Auto": [("bottle", 69.1), ("grid", 66.4), ("wood", 64.8)],
+        "Deep": [("toothbrush", 76.0), ("screw", 75.3), ("zipper", 74.9)],
+    }
+
+
+def test_mvtec_tables_without_a_run(tmp_path):
+    rp.write_mvtec_tables(tmp_path, None)
+    header, rows = _read(tmp_path / "table34.csv")
+    assert header == ["category", "defect"] + [f"{c} [T]" for c in rp.THESIS_COLUMNS] + ["ours"]
+    assert [(r[0], r[1]) for r in rows] == [(c, d.replace("_", " ")) for c, d in T34_ROWS]
+    assert [_num(r[7]) for r in rows] == TIMES_T34
+    assert all(r[8] == "not measured: MVTec AD is not on this machine" for r in rows)
+    header, rows = _read(tmp_path / "table35.csv")
+    assert [_num(r[2]) for r in rows if r[2]] == C1_T35
+    assert [(r[0], r[1]) for r in rows if not r[2]] == [
+        ("leather", "glue"), ("leather", "cut"), ("tile", "oil"), ("tile", "rough")]
+    header, rows = _read(tmp_path / "fig2_mvtec.csv")
+    assert [_num(r[3]) for r in rows[:15]] == DEEP_FIG2_MVTEC
+    assert rows[15][0].startswith("mean") and _num(rows[15][3]) == round(
+        sum(DEEP_FIG2_MVTEC) / 15, 1)
+
+
+def _tiny_mvtec(root, spec, rng):
+    """An MVTec AD layout of 20 x 20 colour images, a bright square the defect."""
+    from PIL import Image
+
+    for cat, defects in spec.items():
+        for sub in ["train/good", "test/good"] + [f"{k}/{d}" for d in defects
+                                                   for k in ("test", "ground_truth")]:
+            (root / cat / sub).mkdir(parents=True)
+        for sub, n in (("train/good", 6), ("test/good", 3)):
+            for i in range(n):
+                im = (255 * (0.3 + 0.3 * rng.rand(20, 20, 3))).astype(np.uint8)
+                Image.fromarray(im).save(root / cat / sub / f"{i:03d}.png")
+        for d in defects:
+            for i in range(3):
+                im = (255 * (0.3 + 0.3 * rng.rand(20, 20, 3))).astype(np.uint8)
+                mask = np.zeros((20, 20), np.uint8)
+                r, c = rng.randint(0, 14, size=2)
+                im[r:r + 6, c:c + 6] = 255
+                mask[r:r + 6, c:c + 6] = 255
+                Image.fromarray(im).save(root / cat / "test" / d / f"{i:03d}.png")
+                Image.fromarray(mask).save(root / cat / "ground_truth" / d / f"{i:03d}_mask.png")
+
+
+def test_mvtec_run_fills_the_tables(tmp_path):
+    root = tmp_path / "mvtec"
+    _tiny_mvtec(root, {"wood": ["hole", "scratch"], "leather": ["poke"],
+                       "tile": ["glue_strip"]}, np.random.RandomState(0))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps({"kept": 1}))
+    results = rp.main(["--mvtec", str(root), "--mvtec-image-size", "16", "--out-dir", str(out)])
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["kept"] == 1 and saved["mvtec"] == json.loads(json.dumps(results["mvtec"]))
+    cats = saved["mvtec"]["categories"]
+    assert list(cats) == ["wood", "leather", "tile"]
+    assert cats["wood"]["settings"]["image_shape"] == [16, 16, 3]
+    for cat, res in cats.items():
+        for d in res["roc"]["C1"]:
+            # a global Times of a KDE with itself scores (sum_i k_i)^2: C1's ranking
+            assert res["roc"]["C1xC1"][d] == res["roc"]["C1"][d]
+            assert res["roc"]["C2xC2"][d] == res["roc"]["C2"][d]
+            for m in rp.THESIS_COLUMNS:
+                assert res["ch"][m][d] == pytest.approx(res["roc"][m][d] / res["cos"][m][d])
+        assert res["settings"]["C1xC1 ROC equals C1 ROC"] is True
+    header, rows = _read(out / "table34.csv")
+    assert header[2:4] == ["C1 [T]", "C1 ours"] and len(header) == 14
+    by_key = {(r[0], r[1]): r for r in rows}
+    assert [(r[0], r[1]) for r in rows] == [(c, d.replace("_", " ")) for c, d in T34_ROWS]
+    assert [_num(r[12]) for r in rows] == TIMES_T34  # C1xC2 [T]
+    assert _num(by_key[("wood", "scratch")][3]) == round(cats["wood"]["roc"]["C1"]["scratch"], 3)
+    assert by_key[("wood", "color")][3] == ""  # not in this folder
+    header, rows = _read(out / "table36.csv")
+    by_key = {(r[0], r[1]): r for r in rows}
+    assert header[10:12] == ["C1+C2 [T]", "C1+C2 ours"]
+    assert _num(by_key[("tile", "glue strip")][10]) == 2.017
+    assert _num(by_key[("tile", "glue strip")][11]) == round(
+        cats["tile"]["ch"]["C1+C2"]["glue_strip"], 3)
+
+
+def test_mvtec_run_refuses_a_missing_category(tmp_path):
+    root = tmp_path / "mvtec"
+    _tiny_mvtec(root, {"wood": ["hole"]}, np.random.RandomState(1))
+    with pytest.raises(SystemExit, match=r"--mvtec: MVTec AD category 'leather' not found"):
+        rp.main(["--mvtec", str(root), "--out-dir", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -49,7 +49,8 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
     -------
     image_shape : tuple or None
         The image shape the data set will have (None for tables); MVTec AD
-        is read at its loader's default size, 64 x 64.
+        as its files are unless ``image_size`` resizes; textures 32 x 32
+        grey, or ``(image_size, image_size, 3)`` in colour.
 
     Raises
     ------
@@ -71,8 +72,13 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
             raise ValueError(f"path={str(p)!r} is not a file; dataset='csv' reads a CSV file.")
     elif path is not None:
         raise ValueError(f"path is only for dataset='mvtec' or 'csv'; got dataset={dataset!r}.")
-    if image_size is not None and dataset != "mvtec":
-        raise ValueError(f"image_size is only for dataset='mvtec'; got dataset={dataset!r}.")
+    if image_size is not None and dataset not in ("mvtec", "textures"):
+        raise ValueError(f"image_size is only for dataset='mvtec' or 'textures'; got "
+                         f"dataset={dataset!r}.")
+    if dataset == "textures" and image_size is not None:
+        from ..datasets._validation import MIN_IMAGE_SIZE, _check_count
+
+        image_size = _check_count(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
     if dataset != "csv" and (label_column is not None or drop):
         what = "label_column" if label_column is not None else "drop"
         raise ValueError(f"{what} is only for dataset='csv'; got dataset={dataset!r}.")
@@ -100,6 +106,8 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
         from ..datasets import mvtec_image_shape
 
         return mvtec_image_shape(path, category, size=image_size, grayscale=None)[0]
+    if dataset == "textures" and image_size is not None:  # the colour photograph, resized
+        return (image_size, image_size, 3)
     return {"mnist-c": (28, 28), "digits-c": (8, 8), "textures": (32, 32)}.get(dataset)
 
 
@@ -135,7 +143,14 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
         ``"csv"``: columns to leave out (identifiers, other targets).
     image_size : int, optional
         ``"mvtec"``: side of the square the images are resized to; None
-        keeps them as the files are (size and colour).
+        keeps them as the files are (size and colour). ``"textures"``:
+        None gives today's 32 x 32 grey patches of ``brick``; a size gives
+        colour patches of ``immunohistochemistry`` (scikit-image's RGB
+        photograph), cropped at ``min(image_size, 128)`` and resized to
+        ``image_size`` x ``image_size`` x 3, as MVTec AD's colour textures
+        are read under the thesis' protocol (160, [T] Sec. 3.3), with the
+        sizes of an MVTec AD texture category: 250 training and 30 clean
+        test images (and ``n_samples`` per defect).
 
     Returns
     -------
@@ -171,6 +186,12 @@ def load_audit_dataset(dataset="mnist-c", *, path=None, category=None, anomalies
             anomalies, n_inliers=total - n_samples, n_outliers_per_corruption=n_samples,
             test_size=0.25, source="mnist" if dataset == "mnist-c" else "digits",
             random_state=random_state,
+        )
+    if dataset == "textures" and image_size is not None:  # colour, MVTec-like, at image_size
+        return datasets.make_textures(
+            "immunohistochemistry", patch_size=min(image_size, 128), image_size=image_size,
+            n_train=250, n_test_inliers=30, defects=anomalies, n_outliers_per_defect=n_samples,
+            random_state=random_state
         )
     if dataset == "textures":
         return datasets.make_textures(

@@ -69,8 +69,8 @@ def _build_parser():
                    help="csv: the column of labels, +1 inlier / -1 outlier; its outliers are "
                    "audited as they are (default: anomalies are injected)")
     a.add_argument("--image-size", type=_positive, default=None, metavar="N",
-                   help="mvtec: resize the images to N x N (the thesis: 160); default: as the "
-                   "files are, size and colour")
+                   help="mvtec: resize the images to N x N (the thesis: 160; default: as the "
+                   "files are, size and colour); textures: the colour photograph at N x N")
     a.add_argument("--drop", type=_list, default=None, metavar="COLUMNS",
                    help="csv: comma-separated columns to leave out (identifiers, other targets)")
     a.add_argument("--detectors", type=_list, default=None,

@@ -423,7 +423,9 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     image_size : int, optional
         ``dataset="mvtec"``: resize the images to this square side (the
         thesis works at 160, [T] Sec. 3.3); None keeps them as the files
-        are, size and colour. Colour relevance is summed over the channels
+        are, size and colour (``protocol="thesis-mvtec"``: 160).
+        ``dataset="textures"``: the colour photograph at this side; None
+        keeps the grey 32 x 32 brick patches. Colour relevance is summed over the channels
         before it meets the per-pixel ground truth.
 
     Returns
@@ -503,7 +505,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
     else:
         if image_size is not None:
             image_size = check_count(image_size, "image_size")
-        elif dataset == "mvtec":
+        elif dataset in ("mvtec", "textures"):
             image_size = p.get("image_size")  # the protocol's (thesis-mvtec: 160), else as it is
         image_shape = check_dataset(dataset, path=path, anomalies=anomalies, n_samples=n_samples,
                                     n_digits=n_digits, label_column=label_column, drop=drop,

@@ -142,9 +142,12 @@ def _pivot_html(rows, value, *, lo, mid, hi, reverse=False, marks=None, order=No
                 continue
             cells.append((_num(v) + flag, f"background:{_color(v, lo, mid, hi, reverse=reverse)}"))
         body.append(cells)
-    mean = ["<b>mean</b>", *((f"<b>{_num(p[d].mean())}</b>",
-                             f"background:{_color(p[d].mean(), lo, mid, hi, reverse=reverse)}")
-                            for d in p.columns)]
+    # with ``grey``, the mean is over the detected types only, as the summary's column
+    means = {d: (p[d][gr.loc[p.index, d].astype(bool)] if gr is not None else p[d]).mean()
+             for d in p.columns}
+    mean = [f"<b>mean{' (detected)' if gr is not None else ''}</b>",
+            *((f"<b>{_num(means[d])}</b>",
+               f"background:{_color(means[d], lo, mid, hi, reverse=reverse)}") for d in p.columns)]
     return _table(["anomaly", *map(_esc, p.columns)], [*body, mean])
 
 
@@ -345,7 +348,9 @@ def _html_overview(rows, dets, best, figs):
     if p is None:
         return parts
     rank = {d: k for k, d in enumerate(order)}
-    fig = p.plot_top_clever_hans(rows.sort_values("detector", key=lambda c: c.map(rank), kind="stable"),
+    # a Clever Hans score means something only where the type is detected
+    hit = rows[rows["detected"]] if rows["detected"].any() else rows
+    fig = p.plot_top_clever_hans(hit.sort_values("detector", key=lambda c: c.map(rank), kind="stable"),
                                  k=3)
     f1 = figs.save(fig, "top_clever_hans.png")
     fig = p.plot_roc_vs_clever_hans(dets["detector"].tolist(), dets["roc_auc"],
@@ -353,8 +358,9 @@ def _html_overview(rows, dets, best, figs):
                                     best=None if best is None else best["detector"])
     f2 = figs.save(fig, "roc_vs_clever_hans.png", dpi=100)
     parts += ["<h3>Where each detector is most a Clever Hans</h3>",
-              _figure(f1, "[P] Fig. 3: the three anomaly types with the highest Clever Hans score "
-                      "(ROC - cosine) for each detector; each bar is annotated with its ROC and cosine."),
+              _figure(f1, "[P] Fig. 3: the three detected anomaly types with the highest Clever "
+                      "Hans score (ROC - cosine) for each detector; each bar is annotated with its "
+                      "ROC and cosine; red: a Clever Hans case."),
               _figure(f2, "[P] Fig. 6 (left): mean detection ROC against mean Clever Hans score per "
                       "detector. Bottom right is best: detects well and looks at the anomaly "
                       "(cosine = ROC - Clever Hans score). "
@@ -407,11 +413,13 @@ def _html_examples(table, rows, ds, relevances, scores, n_examples, figs, featur
              "relevance sums to the outlier score o(x) (conservation) for the KDE rule, the "
              "autoencoder and the bag of such members; OC-DTD (OC-SVM, Times) gives sum R &lt;= o "
              "([T] eq. 1.14); occlusion and the baselines conserve nothing. For each detector, "
-             "the rows are its three anomaly types with the highest Clever Hans score "
+             "the rows are its three detected anomaly types with the highest Clever Hans score "
              "(highest ROC without ground truth) and show the sample of median cosine.</p>"]
     key = "clever_hans_difference" if judged else "roc_auc"
     for det, (R, extra) in maps.items():
         sub = rows[rows["detector"] == det]
+        if judged and sub["detected"].any():
+            sub = sub[sub["detected"]]  # its Clever Hans scores mean something only there
         if key not in sub or not sub[key].notna().any():
             continue
         top = sub.nlargest(3, key)["anomaly"].tolist()

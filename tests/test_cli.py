@@ -111,9 +111,13 @@ def test_notes_for_what_cannot_run(no_work, monkeypatch, capsys):
     with pytest.raises(AssertionError, match="data were loaded"):
         main(["audit", "--quiet"])
     notes = capsys.readouterr().err.strip().splitlines()
+    shap = [n for n in notes if n.split()[2] == "kernel-shap"]
+    notes = [n for n in notes if n not in shap]
     assert {n.split()[2] for n in notes} == {"Auto", "Deep", "Bag"}
     assert all(n.startswith("skexplain-ad: note: ") and "pip install 'skexplain_ad[torch]'" in n
                for n in notes)
+    # the fast protocol leaves KernelSHAP to --protocol paper, and says why
+    assert len(shap) == 1 and "--protocol paper" in shap[0] and ">= 5 rows" in shap[0]
 
 
 def test_writes_report_and_prints_a_compact_summary(tmp_path, capsys):

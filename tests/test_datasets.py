@@ -830,7 +830,7 @@ def test_audit_textures_image_size():
 
     assert check_dataset("textures") == (32, 32)
     assert check_dataset("textures", image_size=160) == (160, 160, 3)
-    with pytest.raises(ValueError, match=r"image_size must be an integer >= 8, got 4"):
+    with pytest.raises(ValueError, match=r"image_size must be an integer >= 8; got 4"):
         check_dataset("textures", image_size=4)
     with pytest.raises(ValueError, match=r"image_size is only for dataset='mvtec' or "
                                          r"'textures'; got dataset='digits-c'"):

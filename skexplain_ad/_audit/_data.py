@@ -76,9 +76,10 @@ def check_dataset(dataset, *, path=None, anomalies=None, n_samples=None, n_digit
         raise ValueError(f"image_size is only for dataset='mvtec' or 'textures'; got "
                          f"dataset={dataset!r}.")
     if dataset == "textures" and image_size is not None:
-        from ..datasets._validation import MIN_IMAGE_SIZE, _check_count
+        from ..datasets import MIN_IMAGE_SIZE
+        from ._checks import check_count
 
-        image_size = _check_count(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
+        image_size = check_count(image_size, "image_size", minimum=MIN_IMAGE_SIZE)
     if dataset != "csv" and (label_column is not None or drop):
         what = "label_column" if label_column is not None else "drop"
         raise ValueError(f"{what} is only for dataset='csv'; got dataset={dataset!r}.")

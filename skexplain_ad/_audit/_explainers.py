@@ -52,20 +52,23 @@ def _rows_occlusion(groups, cfg):
 
 
 def _rows_shap(groups, cfg):
-    """Round-robin over anomaly types: the first outlier of each, then the second, ..."""
-    chosen = {a: [] for a in groups}
-    k, total = 0, 0
-    while total < cfg["n_shap"] and k < cfg["n_flip"]:
-        added = False
-        for a, idx in groups.items():
-            if total < cfg["n_shap"] and k < idx.size:
-                chosen[a].append(int(idx[k]))
-                total += 1
-                added = True
-        if not added:
+    """``n_shap`` rows in blocks of :data:`~._verdicts.MIN_ROWS` per anomaly type, in type order.
+
+    A comparison with the primary explanation is judged per anomaly type and needs at least
+    ``MIN_ROWS`` rows, so the rows go to as few types as that allows (the first outliers of
+    each), rather than one to every type, where no comparison could be judged.
+    """
+    from ._verdicts import MIN_ROWS
+
+    per, left, chosen = min(MIN_ROWS, cfg["n_shap"]), cfg["n_shap"], {}
+    for a, idx in groups.items():
+        if left <= 0:
             break
-        k += 1
-    return {a: np.asarray(v, dtype=int) for a, v in chosen.items() if v}
+        take = idx[: min(per, left)]
+        if take.size:
+            chosen[a] = np.asarray(take, dtype=int)
+            left -= take.size
+    return chosen
 
 
 @dataclass(frozen=True)

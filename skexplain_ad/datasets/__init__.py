@@ -27,9 +27,11 @@ from ._mnist_c import make_mnist_c
 from ._mvtec import load_mvtec, mvtec_image_shape
 from ._tabular import TABULAR_ANOMALIES, make_tabular_anomalies
 from ._textures import DEFECTS, TEXTURES, make_textures, plant_defect
+from ._validation import MIN_IMAGE_SIZE
 from .corruptions import CORRUPTIONS, corrupt
 
 __all__ = [
+    "MIN_IMAGE_SIZE",
     "CORRUPTIONS",
     "DEFECTS",
     "TABULAR_ANOMALIES",

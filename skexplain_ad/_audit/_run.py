@@ -550,7 +550,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
         _note(line)
 
     # ---- the run -------------------------------------------------------------
-    n_ticks = 1 + 5 * len(subjects) + (out is not None)
+    n_ticks = 1 + 4 * len(subjects) + (out is not None)  # data, 4 a detector, report
     bar = tqdm(total=n_ticks, desc="audit", disable=not progress, unit="step", file=sys.stderr)
     clock = _Clock(None if not progress else bar)
     ok = False
@@ -584,7 +584,7 @@ def audit(dataset="mnist-c", *, path=None, category=None, detectors=None, anomal
                 if line not in skipped:
                     _note(line)
                     skipped.append(line)
-            bar.total -= 5 * (len(subjects) - len(subjects2))
+            bar.total -= 4 * (len(subjects) - len(subjects2))
             subjects = subjects2
         common = {"random_state": seed, "backend": backend, "device": device, "n_jobs": n_jobs,
                   "protocol": protocol}
